@@ -1,0 +1,1 @@
+"""Media: RTP, codecs, the shared media clock."""

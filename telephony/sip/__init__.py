@@ -1,0 +1,1 @@
+"""SIP: sans-IO message model, transactions, dialogs."""
