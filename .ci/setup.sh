@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what the tests and the demo need: Debian packages (sipp, baresip,
+# espeak-ng, sox) when missing, and the project with its dev extras in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v baresip >/dev/null || need+=(baresip)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v sox >/dev/null || need+=(sox)
+command -v pg_isready >/dev/null || need+=(postgresql-client)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+stamp=.venv/.installed
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -e '.[dev]'
+    touch "$stamp"
+fi
+echo "setup: .venv is ready"

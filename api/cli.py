@@ -1,0 +1,200 @@
+"""`callcase`: the one console script, with subcommands.
+
+Only this module (and the entry point it is) reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from api import auth
+from api.logs import configure_logging
+from api.migrate import ensure_database, migrate
+from api.settings import Settings, SettingsError
+from cases import audit, batches, store
+from cases.domain import Role
+from cases.errors import DomainError
+
+logger = logging.getLogger("callcase")
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+async def _connect(settings: Settings) -> asyncpg.Connection:
+    return await asyncpg.connect(settings.database.url)
+
+
+async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if await ensure_database(settings.database.url):
+        print("created the database")
+    conn = await _connect(settings)
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    for m in applied:
+        print(f"applied {m.package}/{m.name}")
+    print(f"{len(applied)} migration(s) applied; the schema is up to date")
+    return 0
+
+
+async def cmd_client_add(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        client = await store.add_client(
+            conn, code=args.code, name=args.name, time_zone=args.time_zone,
+            default_region=args.region.upper(), rule_pack=args.rule_pack,
+            retention_years=args.retention_years,
+        )
+        await audit.record(conn, audit.SYSTEM, "client.add", record_type="client",
+                           record_id=client.id, client_id=client.id, details={"via": "cli"})
+    finally:
+        await conn.close()
+    print(f"client {client.code} added (id {client.id}, {client.time_zone}, {client.rule_pack})")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise SystemExit(f"{args.password_env} is not set")
+        return value
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("the passwords differ")
+    return first
+
+
+async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        password_hash = auth.hash_password(_password(args))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    conn = await _connect(settings)
+    try:
+        client_id = (await store.get_client(conn, code=args.client)).id if args.client else None
+        user = await store.add_user(conn, store.NewUser(
+            username=args.username, display_name=args.display_name or args.username,
+            role=Role(args.role), password_hash=password_hash, client_id=client_id,
+            team=args.team, pii_clearance=args.pii_clearance,
+        ))
+        await audit.record(conn, audit.SYSTEM, "user.add", record_type="user",
+                           record_id=user.id, details={"role": args.role, "via": "cli"})
+    finally:
+        await conn.close()
+    print(f"user {user.username} added (id {user.id}, role {user.role})")
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    received = datetime.now(UTC)
+    data = await asyncio.to_thread(Path(args.file).read_bytes)
+    pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=2)
+    try:
+        client = await store.get_client(pool, code=args.client)
+        result = await batches.import_batch(
+            pool, audit.SYSTEM, client, Path(args.file).name, data,
+            received_at=received, now=datetime.now(UTC),
+        )
+    finally:
+        await pool.close()
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_confirmation(result)
+    return 0
+
+
+def _print_confirmation(c: batches.Confirmation) -> None:
+    state = "already imported earlier; nothing changed" if c.replayed else "imported"
+    print(f"batch {c.batch_id} for {c.client_code}: {state}")
+    print(f"  file {c.file_name} sha256 {c.file_sha256} ({c.encoding})")
+    print(f"  rows read {c.rows_read}, accepted {c.rows_accepted}, rejected {c.rows_rejected}")
+    print(f"  cases created {c.cases_created}, updated {c.cases_updated}, "
+          f"total balance accepted {c.total_balance}")
+    for r in c.rejections[:50]:
+        print(f"  row {r.row_number} {r.column or '-'}: {r.reason}")
+    if len(c.rejections) > 50:
+        print(f"  ... {len(c.rejections) - 50} more; see --json")
+
+
+async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.server import serve
+
+    await serve(settings, args.part)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callcase", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="create the database if missing and apply migrations")
+    client = sub.add_parser("client", help="manage clients (banks)")
+    client_sub = client.add_subparsers(dest="client_command", required=True)
+    add = client_sub.add_parser("add", help="add a client")
+    add.add_argument("code")
+    add.add_argument("--name", required=True)
+    add.add_argument("--time-zone", default="Asia/Shanghai")
+    add.add_argument("--region", default="CN", help="default phone region (ISO 3166)")
+    add.add_argument("--rule-pack", default="cn-bank")
+    add.add_argument("--retention-years", type=int, default=5)
+    user = sub.add_parser("user", help="manage staff accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    uadd = user_sub.add_parser("add", help="add a user (asks for the password)")
+    uadd.add_argument("username")
+    uadd.add_argument("--role", required=True, choices=[str(r) for r in Role])
+    uadd.add_argument("--display-name")
+    uadd.add_argument("--client", help="client code (client_auditor only)")
+    uadd.add_argument("--team")
+    uadd.add_argument("--pii-clearance", action="store_true")
+    uadd.add_argument("--password-env", metavar="VAR",
+                      help="read the password from this environment variable")
+    imp = sub.add_parser("import", help="import a bank batch file")
+    imp.add_argument("--client", required=True)
+    imp.add_argument("--json", action="store_true", help="print the confirmation as JSON")
+    imp.add_argument("file")
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("part", nargs="?", default="api", choices=["api"])
+    return parser
+
+
+COMMANDS: dict[str, Command] = {
+    "migrate": cmd_migrate,
+    "client": cmd_client_add,
+    "user": cmd_user_add,
+    "import": cmd_import,
+    "serve": cmd_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"callcase: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log.format)
+    try:
+        return asyncio.run(COMMANDS[args.command](args, settings))
+    except DomainError as exc:
+        print(f"callcase: {exc.message} [{exc.error_id}]", file=sys.stderr)
+        for key, value in exc.details.items():
+            print(f"  {key}: {value}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"callcase: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,168 @@
+"""Settings: one frozen tree read from the environment by the entry point only.
+
+`Settings.from_env(environ)` checks every variable and reports all the bad ones at
+once in a single `SettingsError`; secrets never show in `repr`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+T = TypeVar("T")
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_LOG_FORMATS = ("text", "json")
+
+
+class SettingsError(ValueError):
+    """One or more environment variables are invalid; `problems` lists them all."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings: " + "; ".join(problems))
+        self.problems = problems
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***`, for logs and reprs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = field(repr=False)
+    min_pool: int = 2
+    max_pool: int = 10
+
+    def __repr__(self) -> str:
+        return (
+            f"DatabaseSettings(url={redact_url(self.url)!r}, "
+            f"min_pool={self.min_pool}, max_pool={self.max_pool})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"RedisSettings(url={redact_url(self.url)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload_mb: int = 200
+    session_ttl_minutes: int = 720
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "INFO"
+    format: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseSettings
+    redis: RedisSettings
+    http: HttpSettings
+    log: LogSettings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        reader = _Reader(environ)
+        settings = cls(
+            database=DatabaseSettings(
+                url=reader.url(
+                    "CALLCASE_DATABASE_URL",
+                    "postgresql://postgres@127.0.0.1:5432/callcase",
+                    ("postgresql", "postgres"),
+                ),
+                min_pool=reader.integer("CALLCASE_DATABASE_MIN_POOL", 2, 1, 100),
+                max_pool=reader.integer("CALLCASE_DATABASE_MAX_POOL", 10, 1, 500),
+            ),
+            redis=RedisSettings(
+                url=reader.url(
+                    "CALLCASE_REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix")
+                )
+            ),
+            http=HttpSettings(
+                host=reader.text("CALLCASE_HTTP_HOST", "127.0.0.1"),
+                port=reader.integer("CALLCASE_HTTP_PORT", 8080, 1, 65535),
+                max_upload_mb=reader.integer("CALLCASE_MAX_UPLOAD_MB", 200, 1, 10_000),
+                session_ttl_minutes=reader.integer(
+                    "CALLCASE_SESSION_TTL_MINUTES", 720, 5, 7 * 24 * 60
+                ),
+            ),
+            log=LogSettings(
+                level=reader.choice("CALLCASE_LOG_LEVEL", "INFO", _LOG_LEVELS).upper(),
+                format=reader.choice("CALLCASE_LOG_FORMAT", "text", _LOG_FORMATS),
+            ),
+        )
+        if settings.database.min_pool > settings.database.max_pool:
+            reader.problems.append("CALLCASE_DATABASE_MIN_POOL is larger than the max pool size")
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+    @property
+    def log_level(self) -> int:
+        return int(logging.getLevelName(self.log.level))
+
+
+class _Reader:
+    """Reads variables, collecting problems instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def _get(self, name: str, default: T, convert: Callable[[str], T]) -> T:
+        raw = self.environ.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return convert(raw.strip())
+        except ValueError as exc:
+            self.problems.append(f"{name}={raw!r}: {exc}")
+            return default
+
+    def text(self, name: str, default: str) -> str:
+        return self._get(name, default, str)
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        def convert(raw: str) -> int:
+            value = int(raw)
+            if not low <= value <= high:
+                raise ValueError(f"must be between {low} and {high}")
+            return value
+
+        return self._get(name, default, convert)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        def convert(raw: str) -> str:
+            if raw.upper() not in {c.upper() for c in choices}:
+                raise ValueError(f"must be one of {', '.join(choices)}")
+            return raw.lower() if raw.lower() in choices else raw
+
+        return self._get(name, default, convert)
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        def convert(raw: str) -> str:
+            parts = urlsplit(raw)
+            if parts.scheme not in schemes:
+                raise ValueError(f"scheme must be one of {', '.join(schemes)}")
+            if parts.scheme != "unix" and not parts.hostname:
+                raise ValueError("has no host")
+            return raw
+
+        return self._get(name, default, convert)
