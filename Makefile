@@ -11,8 +11,10 @@ setup:
 services:
 	bash .ci/services.sh
 
+DEMO_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/callcase_demo
+
 demo: setup services
-	$(VENV)/bin/callcase demo
+	CALLCASE_DATABASE_URL=$(DEMO_DATABASE_URL) $(VENV)/bin/callcase demo
 
 lint: setup
 	$(VENV)/bin/ruff check .

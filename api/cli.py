@@ -13,9 +13,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -137,6 +137,14 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from api.demo import run_demo
+
+    await run_demo(settings, workdir=Path(args.workdir), rows=args.rows,
+                   serve_api=not args.no_serve)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callcase", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("part", nargs="?", default="api", choices=["api"])
+    demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
+    demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
+    demo.add_argument("--workdir", default="var/demo", help="where sample files are written")
+    demo.add_argument("--no-serve", action="store_true", help="prepare the data and stop")
     return parser
 
 
@@ -176,6 +188,7 @@ COMMANDS: dict[str, Command] = {
     "user": cmd_user_add,
     "import": cmd_import,
     "serve": cmd_serve,
+    "demo": cmd_demo,
 }
 
 

@@ -23,14 +23,14 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 PG = web.AppKey("pg", asyncpg.Pool)
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 
-USER_KEY = "callcase.user"
-TOKEN_KEY = "callcase.token"
-REQUEST_ID_KEY = "callcase.request_id"
+USER_KEY = web.RequestKey("user", User)
+TOKEN_KEY = web.RequestKey("token", str)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 
 def current_user(request: web.Request) -> User:
     user = request.get(USER_KEY)
-    if not isinstance(user, User):
+    if user is None:
         raise Unauthenticated("auth.required", "log in first")
     return user
 

@@ -14,7 +14,6 @@ from cases.domain import User
 from cases.store import Db
 
 
-
 @dataclass(frozen=True, slots=True)
 class Actor:
     """The person (or the system, with no user) behind a request."""

@@ -205,7 +205,7 @@ async def _insert_batch(
         " ON CONFLICT (client_id, file_sha256) DO NOTHING RETURNING id",
         client.id, file_name[:255], parsed.sha256, parsed.encoding, received_at, now,
         actor.user.id if actor.user else None, parsed.rows_read, len(parsed.accepted),
-        len({e.row_number for e in parsed.rejected}),
+        parsed.rows_rejected,
         sum((row.balance for row in parsed.accepted), Decimal(0)),
     )
     return batch_id

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cases.domain import ActionCode, CaseStatus
-from cases.effects import ActionFields, parse_fields, plan_effect
+from cases.effects import ActionFields, CaseEffect, parse_fields, plan_effect
 from cases.errors import Conflict, InvalidInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -37,8 +37,11 @@ WN = code("WN", category="no_contact", right_party=False, invalidates_phone=True
           retry_after_hours=0)
 
 
-def plan(c: ActionCode, fields: ActionFields = ActionFields(),
-         status: CaseStatus = CaseStatus.OPEN, others: int = 1):
+NO_FIELDS = ActionFields()
+
+
+def plan(c: ActionCode, fields: ActionFields = NO_FIELDS,
+         status: CaseStatus = CaseStatus.OPEN, others: int = 1) -> CaseEffect:
     return plan_effect(c, fields, status=status, now=NOW, zone=SHANGHAI,
                        other_reachable_phones=others)
 
