@@ -29,7 +29,7 @@ REQUEST_ID_KEY = web.RequestKey("request_id", str)
 
 
 def current_user(request: web.Request) -> User:
-    user = request.get(USER_KEY)
+    user: User | None = request.get(USER_KEY)
     if user is None:
         raise Unauthenticated("auth.required", "log in first")
     return user

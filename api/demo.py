@@ -97,7 +97,7 @@ async def _import_samples(pool: asyncpg.Pool, client: Client, workdir: Path,
          samplebatch.generate_batch(rows, seed=1, encoding="utf-8", today=today)),
         ("demo-batch-gb18030.csv",
          samplebatch.generate_batch(max(rows // 5, 10), seed=2, encoding="gb18030",
-                                    bad_every=15, today=today)),
+                                    bad_every=15, start=rows, today=today)),
     ]
     for name, data in files:
         path = workdir / name

@@ -16,6 +16,8 @@ from importlib import resources
 
 import asyncpg
 
+from cases.store import Conn
+
 logger = logging.getLogger(__name__)
 
 # Dependency order: later packages may reference tables of earlier ones.
@@ -70,7 +72,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+async def migrate(conn: Conn) -> list[Migration]:
     """Apply every pending migration; return those applied now."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
@@ -93,7 +95,7 @@ async def migrate(conn: asyncpg.Connection) -> list[Migration]:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
-async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
+async def _apply(conn: Conn, migration: Migration) -> None:
     logger.info("applying migration %s/%s", migration.package, migration.name)
     async with conn.transaction():
         await conn.execute(migration.sql)

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from api.settings import Settings
 from tests.api.world import NOW, World, build_world
 
-ApiClient = TestClient  # type: ignore[type-arg]
+ApiClient: TypeAlias = TestClient[web.Request, web.Application]
 
 
 @pytest.fixture

@@ -85,15 +85,14 @@ async def test_effect_of_every_seeded_code(
     http, action = await file(api, world, "A1", f"k-{code}", code=code, **body)
     assert http == 201, action
     got = await state(world, "A1")
-    want_next = {"due": None, "callback": None}.get(nxt, nxt) if isinstance(nxt, str) else nxt
     if nxt == "due":
         assert got["next_action_at"].date() > NOW.date()
     elif nxt == "callback":
         assert got["next_action_at"] == NOW + timedelta(hours=5)
-    elif want_next is None:
+    elif nxt is None:
         assert got["next_action_at"] is None
     else:
-        assert got["next_action_at"] == NOW + want_next
+        assert got["next_action_at"] == NOW + nxt
     assert (got["status"], got["holds"], got["promises"], got["visits"], got["notices"],
             got["invalid"]) == (status, holds, promises, visits, notices, invalid)
     assert action["effect"]["status"] == status

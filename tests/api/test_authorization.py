@@ -17,7 +17,8 @@ CASE_READERS = STAFF_READ | {"agent_a", "auditor_a"}
 CASE_SCOPED_OUT = {"agent_b", "auditor_b"}
 
 
-def expected(ok: set[str], ok_status: int, hidden: set[str] = frozenset()) -> dict[str, int]:
+def expected(ok: set[str], ok_status: int, hidden: frozenset[str] | set[str] = frozenset()
+             ) -> dict[str, int]:
     return {who: ok_status if who in ok else 404 if who in hidden else 403 for who in USERS}
 
 

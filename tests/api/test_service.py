@@ -86,7 +86,7 @@ async def test_request_id_is_echoed(api: ApiClient) -> None:
 
 def test_openapi_is_valid_and_matches_the_routes(settings: Settings) -> None:
     document = openapi_document()
-    validate(document)  # type: ignore[arg-type]
+    validate(document)
     app = create_app(settings)
     served = set()
     for route in app.router.routes():
