@@ -26,6 +26,8 @@ from api.settings import Settings, SettingsError
 from cases import audit, batches, store
 from cases.domain import Role
 from cases.errors import DomainError
+from telephony import store as telephony_store
+from telephony.lines import WorkLine
 
 logger = logging.getLogger("callcase")
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -95,6 +97,30 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await conn.close()
     print(f"user {user.username} added (id {user.id}, role {user.role})")
+    return 0
+
+
+async def cmd_line_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = os.environ.get(args.password_env) if args.password_env else None
+    host, _, port = args.trunk.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit("--trunk must be HOST:PORT")
+    conn = await _connect(settings)
+    try:
+        line = await telephony_store.add_line(conn, WorkLine(
+            name=args.name, trunk_host=host, trunk_port=int(port), caller_id=args.caller_id,
+            username=args.username, password=password, max_channels=args.max_channels,
+        ))
+        await audit.record(conn, audit.SYSTEM, "work_line.add", record_type="work_line",
+                           record_id=line.name, details={"trunk": args.trunk, "via": "cli"})
+    except asyncpg.UniqueViolationError:
+        raise SystemExit(f"work line {args.name!r} already exists") from None
+    except asyncpg.CheckViolationError as exc:
+        raise SystemExit(f"invalid work line: {exc.constraint_name}") from None
+    finally:
+        await conn.close()
+    print(f"work line {line.name} added: {line.trunk_host}:{line.trunk_port}, "
+          f"caller ID {line.caller_id}, {line.max_channels} channels")
     return 0
 
 
@@ -169,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("--pii-clearance", action="store_true")
     uadd.add_argument("--password-env", metavar="VAR",
                       help="read the password from this environment variable")
+    line = sub.add_parser("line", help="manage work lines (trunks)")
+    line_sub = line.add_subparsers(dest="line_command", required=True)
+    ladd = line_sub.add_parser("add", help="register a work line")
+    ladd.add_argument("name")
+    ladd.add_argument("--trunk", required=True, help="HOST:PORT of the SIP trunk")
+    ladd.add_argument("--caller-id", required=True)
+    ladd.add_argument("--username")
+    ladd.add_argument("--password-env", metavar="VAR")
+    ladd.add_argument("--max-channels", type=int, default=30)
     imp = sub.add_parser("import", help="import a bank batch file")
     imp.add_argument("--client", required=True)
     imp.add_argument("--json", action="store_true", help="print the confirmation as JSON")
@@ -186,6 +221,7 @@ COMMANDS: dict[str, Command] = {
     "migrate": cmd_migrate,
     "client": cmd_client_add,
     "user": cmd_user_add,
+    "line": cmd_line_add,
     "import": cmd_import,
     "serve": cmd_serve,
     "demo": cmd_demo,

@@ -86,6 +86,20 @@ def test_cli_client_add_and_import_json(database_url: str, tmp_path: Path,
     assert "unknown time zone" in capsys.readouterr().err
 
 
+def test_cli_line_add(database_url: str, monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CALLCASE_DATABASE_URL", database_url)
+    monkeypatch.setenv("TRUNK_PW", "s3cret")
+    args = ["line", "add", "cli-trunk", "--trunk", "127.0.0.1:5070", "--caller-id",
+            "+861012345678", "--username", "acct", "--password-env", "TRUNK_PW"]
+    assert main(args) == 0
+    assert "work line cli-trunk added" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="already exists"):
+        main(args)
+    with pytest.raises(SystemExit, match="HOST:PORT"):
+        main(["line", "add", "x", "--trunk", "nohost", "--caller-id", "1"])
+
+
 def test_cli_reports_every_bad_setting(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CALLCASE_HTTP_PORT", "x")
