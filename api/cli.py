@@ -171,6 +171,18 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_test_call(args: argparse.Namespace, settings: Settings) -> int:
+    from api.testcall import print_report, test_call
+
+    if args.line is None and not args.to.startswith(("sip:", "sips:")):
+        raise SystemExit("--to must be a SIP URI, or a number with --line")
+    report = await test_call(settings, to=args.to, line=args.line, seconds=args.seconds,
+                             ring_timeout=args.ring_timeout,
+                             save=Path(args.save) if args.save else None)
+    print_report(report, args.json)
+    return 0 if report.result == "answered" else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callcase", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("part", nargs="?", default="api", choices=["api"])
+    call = sub.add_parser("test-call", help="place one test call and report on it")
+    call.add_argument("--to", required=True, help="a SIP URI, or a number with --line")
+    call.add_argument("--line", help="the registered work line to call through")
+    call.add_argument("--seconds", type=float, default=5.0, help="talk time after answer")
+    call.add_argument("--ring-timeout", type=float, default=30.0)
+    call.add_argument("--save", metavar="FILE.wav", help="keep the tapped audio")
+    call.add_argument("--json", action="store_true")
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
     demo.add_argument("--workdir", default="var/demo", help="where sample files are written")
@@ -225,6 +244,7 @@ COMMANDS: dict[str, Command] = {
     "import": cmd_import,
     "serve": cmd_serve,
     "demo": cmd_demo,
+    "test-call": cmd_test_call,
 }
 
 

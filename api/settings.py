@@ -65,6 +65,13 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelephonySettings:
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_ports: tuple[int, int] = (16384, 32768)
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
     format: str = "text"
@@ -76,6 +83,7 @@ class Settings:
     redis: RedisSettings
     http: HttpSettings
     log: LogSettings
+    telephony: TelephonySettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -102,6 +110,11 @@ class Settings:
                 session_ttl_minutes=reader.integer(
                     "CALLCASE_SESSION_TTL_MINUTES", 720, 5, 7 * 24 * 60
                 ),
+            ),
+            telephony=TelephonySettings(
+                sip_host=reader.text("CALLCASE_SIP_HOST", "127.0.0.1"),
+                sip_port=reader.integer("CALLCASE_SIP_PORT", 5060, 0, 65535),
+                rtp_ports=reader.port_range("CALLCASE_RTP_PORTS", (16384, 32768)),
             ),
             log=LogSettings(
                 level=reader.choice("CALLCASE_LOG_LEVEL", "INFO", _LOG_LEVELS).upper(),
@@ -153,6 +166,18 @@ class _Reader:
             if raw.upper() not in {c.upper() for c in choices}:
                 raise ValueError(f"must be one of {', '.join(choices)}")
             return raw.lower() if raw.lower() in choices else raw
+
+        return self._get(name, default, convert)
+
+    def port_range(self, name: str, default: tuple[int, int]) -> tuple[int, int]:
+        def convert(raw: str) -> tuple[int, int]:
+            low, sep, high = raw.partition("-")
+            if not sep or not low.isdigit() or not high.isdigit():
+                raise ValueError("must look like 16384-32768")
+            start, end = int(low), int(high)
+            if not 1024 <= start < end <= 65536 or end - start < 2:
+                raise ValueError("must be an increasing range within 1024-65536")
+            return start, end
 
         return self._get(name, default, convert)
 

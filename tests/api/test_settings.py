@@ -37,3 +37,10 @@ def test_password_is_hidden_from_repr() -> None:
     assert "s3cret" not in repr(s)
     assert "hunter2" not in repr(s)
     assert s.database.url.endswith("@db:5432/x")
+
+
+def test_telephony_settings() -> None:
+    s = Settings.from_env({"CALLCASE_SIP_PORT": "5080", "CALLCASE_RTP_PORTS": "20000-20100"})
+    assert (s.telephony.sip_port, s.telephony.rtp_ports) == (5080, (20000, 20100))
+    with pytest.raises(SettingsError, match="CALLCASE_RTP_PORTS"):
+        Settings.from_env({"CALLCASE_RTP_PORTS": "30000-20000"})

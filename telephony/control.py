@@ -1,0 +1,205 @@
+"""Call control: what the dialer, routing and recording use to place and join calls.
+
+`CallControl.originate` places a call through a registered work line (or, for
+agents' softphones and operator tests, straight to a SIP URI), with an RTP stream
+of the process's media engine behind its SDP offer. A small watcher per call
+applies what the far end says to the media: early media and the answer set the
+stream's far end and codec; a final outcome closes the stream and frees its port.
+Consumers read `ControlledCall.events()` (trying, ringing, early media, answered,
+then exactly one final outcome), `bridge` two calls, `play` audio into one, and
+`tap` both directions as 16-bit PCM frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from telephony.lines import WorkLines
+from telephony.media.engine import MediaEngine
+from telephony.media.sources import Playback
+from telephony.media.stream import RtpStream, StreamStats
+from telephony.media.taps import Tap
+from telephony.sip.call import CallEvent
+from telephony.sip.call_state import Outcome
+from telephony.sip.login import Login
+from telephony.sip.outgoing import OutgoingCall
+from telephony.sip.sdp import (
+    SdpNegotiationError,
+    SdpParseError,
+    SessionDescription,
+    negotiate,
+    offer,
+)
+from telephony.sip.ua import UserAgent
+
+logger = logging.getLogger(__name__)
+
+MIN_RING_TIMEOUT = 15.0  # ring at least 15 s before calling it no answer (compliance.md)
+
+
+@dataclass
+class Timeline:
+    """When things happened, on the monotonic clock."""
+
+    started: float = field(default_factory=time.monotonic)
+    ringing: float | None = None
+    answered: float | None = None
+    ended: float | None = None
+
+    @property
+    def ring_seconds(self) -> float | None:
+        end = self.answered or self.ended
+        return None if end is None else end - self.started
+
+    @property
+    def talk_seconds(self) -> float | None:
+        if self.answered is None:
+            return None
+        return (self.ended or time.monotonic()) - self.answered
+
+
+class ControlledCall:
+    """One call leg: its SIP dialog, its RTP stream, and what happened to it."""
+
+    def __init__(self, sip: OutgoingCall, stream: RtpStream, line: str | None) -> None:
+        self.sip = sip
+        self.stream = stream
+        self.line = line
+        self.timeline = Timeline()
+        self.history: list[CallEvent] = []
+        self.answered = asyncio.Event()
+        self.media_stats: StreamStats | None = None  # the stream's figures when it closed
+        self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._done: asyncio.Future[CallEvent] = asyncio.get_running_loop().create_future()
+
+    @property
+    def call_id(self) -> str:
+        return self.sip.call_id
+
+    @property
+    def outcome(self) -> CallEvent | None:
+        return self._done.result() if self._done.done() else None
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        """Progress events, then exactly one final event."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if event.outcome.final:
+                return
+
+    async def finished(self) -> CallEvent:
+        return await asyncio.shield(self._done)
+
+    async def hangup(self) -> CallEvent:
+        """BYE when answered, CANCEL when still ringing; returns the final event."""
+        if not self._done.done():
+            await self.sip.bye()
+        return await self.finished()
+
+    def _record(self, event: CallEvent) -> None:
+        self.history.append(event)
+        now = time.monotonic()
+        if event.outcome in (Outcome.RINGING, Outcome.EARLY_MEDIA) and \
+                self.timeline.ringing is None:
+            self.timeline.ringing = now
+        elif event.outcome is Outcome.ANSWERED:
+            self.timeline.answered = now
+            self.answered.set()
+        elif event.outcome.final:
+            self.timeline.ended = now
+        self._events.put_nowait(event)
+
+
+class CallControl:
+    def __init__(self, ua: UserAgent, media: MediaEngine, lines: WorkLines,
+                 *, media_host: str = "127.0.0.1") -> None:
+        self.ua = ua
+        self.media = media
+        self.lines = lines
+        self.media_host = media_host
+        self.calls: dict[str, ControlledCall] = {}
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    async def originate(self, to: str, *, line: str | None = None, uri: str | None = None,
+                        ring_timeout: float = 30.0) -> ControlledCall:
+        """Call `to` (a phone number) through work line `line`, or call SIP `uri` directly.
+
+        Raises `LineRefused` for a line that is not a registered, active work line.
+        """
+        if (line is None) == (uri is None):
+            raise ValueError("give a work line and a number, or a SIP URI")
+        ring_timeout = max(ring_timeout, MIN_RING_TIMEOUT) if line else ring_timeout
+        target, caller, login = uri or "", "sip:callcase@" + self.media_host, None
+        if line is not None:
+            work_line = self.lines.get(line)
+            target, caller = work_line.request_uri(to), work_line.from_uri
+            if work_line.username and work_line.password:
+                login = Login(work_line.username, work_line.password)
+        stream = await self.media.open_stream(0)
+        sdp = offer(self.media_host, stream.port, session_id=secrets.randbelow(2**31))
+        sip = self.ua.invite(target, bytes(sdp), from_uri=caller, ring_timeout=ring_timeout,
+                             credentials=login)
+        call = ControlledCall(sip, stream, line)
+        self.calls[call.call_id] = call
+        task = asyncio.create_task(self._watch(call), name=f"call {call.call_id}")
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+        return call
+
+    async def _watch(self, call: ControlledCall) -> None:
+        try:
+            async for event in call.sip.events():
+                if event.sdp and event.outcome in (Outcome.EARLY_MEDIA, Outcome.ANSWERED):
+                    self._apply_sdp(call, event.sdp)
+                call._record(event)
+                if event.outcome.final:
+                    break
+        except Exception:  # the task boundary: log, and still end the call below
+            logger.exception("call %s: watcher failed", call.call_id)
+        finally:
+            await self._finish(call)
+
+    def _apply_sdp(self, call: ControlledCall, body: bytes) -> None:
+        try:
+            session = negotiate(SessionDescription.parse(body))
+        except (SdpParseError, SdpNegotiationError) as exc:
+            logger.warning("call %s: unusable SDP from the far end: %s", call.call_id, exc)
+            return
+        call.stream.set_codec(session.codec.payload_type)
+        call.stream.set_remote((session.address, session.port))
+        call.stream.set_direction(str(session.direction))
+
+    async def _finish(self, call: ControlledCall) -> None:
+        outcome = call.history[-1] if call.history and call.history[-1].outcome.final \
+            else CallEvent(Outcome.FAILED, reason="call control lost the call")
+        if not call.history or call.history[-1] is not outcome:
+            call._record(outcome)
+        call.media_stats = call.stream.stats()
+        await self.media.close_stream(call.stream)
+        self.calls.pop(call.call_id, None)
+        if not call._done.done():
+            call._done.set_result(outcome)
+        logger.info("call %s ended: %s %s", call.call_id, outcome.outcome,
+                    outcome.status or "")
+
+    def bridge(self, a: ControlledCall, b: ControlledCall) -> None:
+        self.media.bridge(a.stream, b.stream)
+
+    def play(self, call: ControlledCall, audio: bytes, *, loop: bool = False) -> Playback:
+        return call.stream.play(audio, loop=loop)
+
+    def tap(self, call: ControlledCall, tap: Tap) -> None:
+        call.stream.add_tap(tap)
+
+    async def close(self) -> None:
+        for call in list(self.calls.values()):
+            await call.hangup()
+        for task in list(self._watchers):
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
