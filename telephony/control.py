@@ -5,9 +5,11 @@ agents' softphones and operator tests, straight to a SIP URI), with an RTP strea
 of the process's media engine behind its SDP offer. A small watcher per call
 applies what the far end says to the media: early media and the answer set the
 stream's far end and codec; a final outcome closes the stream and frees its port.
-Consumers read `ControlledCall.events()` (trying, ringing, early media, answered,
-then exactly one final outcome), `bridge` two calls, `play` audio into one, and
-`tap` both directions as 16-bit PCM frames.
+A re-INVITE from the far end (it holds or resumes) is answered from the same stream,
+and the stream follows it (held, it stops sending). Consumers read
+`ControlledCall.events()` (trying, ringing, early media, answered, then exactly one
+final outcome), `bridge` two calls, `play` audio into one, and `tap` both directions
+as 16-bit PCM frames.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from telephony.media.engine import MediaEngine
 from telephony.media.sources import Playback
 from telephony.media.stream import RtpStream, StreamStats
 from telephony.media.taps import Tap
-from telephony.sip.call import CallEvent
+from telephony.sip.call import CallEvent, default_answer
 from telephony.sip.call_state import Outcome
 from telephony.sip.login import Login
 from telephony.sip.outgoing import OutgoingCall
@@ -142,10 +144,15 @@ class CallControl:
             if work_line.username and work_line.password:
                 login = Login(work_line.username, work_line.password)
         stream = await self.media.open_stream(0)
-        sdp = offer(self.media_host, stream.port, session_id=secrets.randbelow(2**31))
-        sip = self.ua.invite(target, bytes(sdp), from_uri=caller, ring_timeout=ring_timeout,
-                             credentials=login)
+        try:
+            sdp = offer(self.media_host, stream.port, session_id=secrets.randbelow(2**31))
+            sip = self.ua.invite(target, bytes(sdp), from_uri=caller,
+                                 ring_timeout=ring_timeout, credentials=login)
+        except BaseException:  # a bad URI: nothing was sent; give the port back
+            await self.media.close_stream(stream)
+            raise
         call = ControlledCall(sip, stream, line)
+        sip.answer_offer = lambda body: self._answer_offer(call, body)
         self.calls[call.call_id] = call
         task = asyncio.create_task(self._watch(call), name=f"call {call.call_id}")
         self._watchers.add(task)
@@ -153,17 +160,21 @@ class CallControl:
         return call
 
     async def _watch(self, call: ControlledCall) -> None:
+        final: CallEvent | None = None
         try:
-            async for event in call.sip.events():
+            async for event in call.sip.events():  # progress, then the final event
+                if event.outcome.final:
+                    final = event
+                    continue
                 if event.sdp and event.outcome in (Outcome.EARLY_MEDIA, Outcome.ANSWERED):
                     self._apply_sdp(call, event.sdp)
                 call._record(event)
-                if event.outcome.final:
-                    break
         except Exception:  # the task boundary: log, and still end the call below
             logger.exception("call %s: watcher failed", call.call_id)
         finally:
-            await self._finish(call)
+            await self._finish(
+                call, final or CallEvent(Outcome.FAILED, reason="call control lost the call")
+            )
 
     def _apply_sdp(self, call: ControlledCall, body: bytes) -> None:
         try:
@@ -175,16 +186,25 @@ class CallControl:
         call.stream.set_remote((session.address, session.port))
         call.stream.set_direction(str(session.direction))
 
-    async def _finish(self, call: ControlledCall) -> None:
-        outcome = call.history[-1] if call.history and call.history[-1].outcome.final \
-            else CallEvent(Outcome.FAILED, reason="call control lost the call")
-        if not call.history or call.history[-1] is not outcome:
-            call._record(outcome)
+    def _answer_offer(self, call: ControlledCall, body: bytes) -> bytes | None:
+        """The far end's re-INVITE (its hold or resume): our answer from the same
+        stream, which then follows it (held: it stops sending); None answers 488."""
+        reply = default_answer(call.sip.local_sdp, body)
+        if reply is not None:
+            self._apply_sdp(call, body)
+        return reply
+
+    async def _finish(self, call: ControlledCall, outcome: CallEvent) -> None:
+        """Close the stream and free its port, then report the final outcome: whoever
+        sees it, through `events()` or `finished()`, finds the media released."""
         call.media_stats = call.stream.stats()
-        await self.media.close_stream(call.stream)
-        self.calls.pop(call.call_id, None)
-        if not call._done.done():
-            call._done.set_result(outcome)
+        try:
+            await self.media.close_stream(call.stream)
+        finally:
+            self.calls.pop(call.call_id, None)
+            call._record(outcome)
+            if not call._done.done():
+                call._done.set_result(outcome)
         logger.info("call %s ended: %s %s", call.call_id, outcome.outcome,
                     outcome.status or "")
 
