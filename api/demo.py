@@ -14,13 +14,13 @@ import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from api import auth
-from api.migrate import migrate
+from api.migrate import recreate_database
 from api.server import serve
 from api.settings import Settings
 from cases import audit, batches, samplebatch, store
@@ -40,28 +40,20 @@ USERS: tuple[tuple[str, Role, str], ...] = (
 )
 
 
-async def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
+def check_demo_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
     if not re.fullmatch(r"[a-z0-9_]*demo[a-z0-9_]*", name):
         raise SystemExit(
             f"refusing to recreate {name!r}: the demo only recreates a database whose name"
             " contains 'demo' (set CALLCASE_DATABASE_URL)"
         )
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
 
 
 async def prepare(settings: Settings, workdir: Path, rows: int) -> None:
+    check_demo_database(settings.database.url)
     await recreate_database(settings.database.url)
     pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=4)
     try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
         client = await store.add_client(
             pool, code=CLIENT, name="示范银行信用卡中心 Demo Bank card centre",
             time_zone="Asia/Shanghai", default_region="CN", rule_pack="cn-bank",

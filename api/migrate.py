@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -109,15 +110,35 @@ async def _apply(conn: Conn, migration: Migration) -> None:
         )
 
 
-async def ensure_database(url: str) -> bool:
-    """Create the database named in `url` when it is missing; True if created."""
-    from urllib.parse import urlsplit, urlunsplit
-
+def _split(url: str) -> tuple[str, str]:
+    """The database name in `url`, and the URL of the server's `postgres` database."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise MigrationError(f"unsupported database name {name!r}")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    return name, urlunsplit(parts._replace(path="/postgres"))
+
+
+async def recreate_database(url: str) -> None:
+    """Drop the database named in `url`, create it anew and apply every migration
+    (tests, benchmarks and the demo; never the production database)."""
+    name, admin_url = _split(url)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the database named in `url` when it is missing; True if created."""
+    name, admin_url = _split(url)
     conn = await asyncpg.connect(admin_url)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)

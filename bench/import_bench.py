@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from api.migrate import migrate
+from api.migrate import recreate_database
 from cases import audit, batches, samplebatch, store
 from cases.batchfile import parse_batch
 
@@ -31,17 +31,7 @@ from cases.batchfile import parse_batch
 async def fresh_database(base_url: str) -> str:
     parts = urlsplit(base_url)
     url = urlunsplit(parts._replace(path="/callcase_bench"))
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        await admin.execute('DROP DATABASE IF EXISTS "callcase_bench" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "callcase_bench"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await recreate_database(url)
     return url
 
 

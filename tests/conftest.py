@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from api.migrate import migrate
+from api.migrate import recreate_database
 from api.settings import Settings
 
 TEST_DB_URL = os.environ.get(
@@ -21,26 +20,10 @@ TEST_REDIS_URL = os.environ.get("CALLCASE_TEST_REDIS_URL", "redis://127.0.0.1:63
 KEEP_TABLES = ("schema_migrations", "action_codes")
 
 
-async def _recreate(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh database with every migration applied, once per test run."""
-    asyncio.run(_recreate(TEST_DB_URL))
+    asyncio.run(recreate_database(TEST_DB_URL))
     yield TEST_DB_URL
 
 
