@@ -42,7 +42,8 @@ from typing import TypeVar
 import phonenumbers
 
 from cases import batchrows as rules
-from cases.batchrows import AccountType, Bucket, Party, PhoneKind, Product, bucket_for, mask_id
+from cases.batchrows import AccountType, Bucket, PhoneKind, Product, bucket_for, mask_id
+from cases.domain import Party
 
 __all__ = [
     "ERROR_IDS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "AccountType", "BatchFileError",

@@ -42,6 +42,8 @@ from zoneinfo import available_timezones
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
+from cases.domain import Party
+
 T = TypeVar("T")
 F = TypeVar("F")
 
@@ -67,14 +69,6 @@ class Bucket(StrEnum):
     M5 = "M5"
     M6 = "M6"
     M6_PLUS = "M6+"
-
-
-class Party(StrEnum):
-    DEBTOR = "debtor"
-    GUARANTOR = "guarantor"
-    RELATIVE = "relative"
-    EMPLOYER = "employer"
-    OTHER = "other"
 
 
 class PhoneKind(StrEnum):
