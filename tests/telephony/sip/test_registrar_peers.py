@@ -4,6 +4,7 @@ digest authentication; our user agent then calls the agent it looked up."""
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -149,5 +150,52 @@ async def test_pyvoip_registers_with_digest(agents: Agents) -> None:
         assert bound is not None and bound.user_agent is not None
         assert bound.user_agent.startswith("pyVoIP")
         assert phone.get_status() is PhoneStatus.REGISTERED
+    finally:
+        await asyncio.to_thread(phone.stop)
+
+
+async def test_pyvoip_registers_and_answers_when_we_call_it(agents: Agents,
+                                                            rtp_sink: int) -> None:
+    """pyVoIP as the simulated agents' softphone: registered with digest, it answers
+    our call from its own thread, and our BYE ends it."""
+    with warnings.catch_warnings():  # pyVoIP 1.6.8 imports the deprecated audioop
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pyVoIP.VoIP import CallState, InvalidStateError, VoIPCall, VoIPPhone
+    ended = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def answer(call: VoIPCall) -> None:  # runs on pyVoIP's thread
+        try:
+            call.answer()
+            while call.state == CallState.ANSWERED:
+                time.sleep(0.02)  # pyVoIP offers no event to wait on
+        except InvalidStateError:
+            pass
+        finally:
+            loop.call_soon_threadsafe(ended.set)
+
+    rtp = free_port(10)
+    phone = VoIPPhone(
+        LOOPBACK, agents.port, "1002", "secret-1002", myIP=LOOPBACK, sipPort=free_port(),
+        rtpPortLow=rtp, rtpPortHigh=rtp + 9, callCallback=answer,
+    )  # fmt: skip
+    try:
+        await asyncio.to_thread(phone.start)
+        async with asyncio.timeout(10):
+            bound = await agents.binding("1002")
+        assert bound is not None
+        call = agents.ua.invite(
+            bound.contact, bytes(offer(LOOPBACK, rtp_sink, session_id=2)),
+            from_uri=f"sip:queue@{LOOPBACK}", destination=bound.source, ring_timeout=10,
+        )  # fmt: skip
+        async with asyncio.timeout(10):
+            async for event in call.events():
+                if event.outcome is Outcome.ANSWERED:
+                    break
+        assert call.remote_sdp is not None
+        assert negotiate(SessionDescription.parse(call.remote_sdp)).codec.name == "PCMU"
+        assert (await call.bye()).status == 200
+        async with asyncio.timeout(10):
+            await ended.wait()  # pyVoIP saw our BYE and left its answered state
     finally:
         await asyncio.to_thread(phone.stop)
