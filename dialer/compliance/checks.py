@@ -1,0 +1,238 @@
+"""One small pure function per rule (the rolling counters are in `counters`).
+
+Each check takes the `Context` of one decision and returns its refusals, empty
+when the rule lets the call through or the pack does not have the rule. Checks
+never raise for bad data: missing or unusable data is a `data.*` refusal (fail
+closed). A refusal's `retry_at` is None when no time lifts it (holds, flags,
+parties, data, configuration), `now` when it depends on live state that may change
+at any moment (abandon budget, work line, recorder), and otherwise the instant the
+rule would first pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from dialer.compliance.model import (
+    COMMUNICATIONS,
+    Candidate,
+    Consent,
+    ContactHistory,
+    DialContext,
+    Note,
+    Reason,
+    ReasonCode,
+)
+from dialer.compliance.packs import RulePack
+from dialer.compliance.windows import (
+    DailyWindow,
+    fits,
+    local_day,
+    next_fit_everywhere,
+    zone_named,
+)
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything one decision looks at, with the zones and window resolved once."""
+
+    candidate: Candidate
+    history: ContactHistory
+    pack: RulePack
+    dial: DialContext
+    now: datetime
+    zones: tuple[ZoneInfo, ...]  # empty when unknown or any name is not a zone
+    window: DailyWindow | None  # None: the agreed window lies wholly outside the limit
+    closed_days: frozenset[date]  # holidays when the client forbids them
+
+    @classmethod
+    def build(
+        cls,
+        candidate: Candidate,
+        history: ContactHistory,
+        pack: RulePack,
+        dial: DialContext,
+        now: datetime,
+    ) -> Context:
+        found = tuple(zone_named(name) for name in candidate.time_zones)
+        zones = tuple(zone for zone in found if zone is not None)
+        agreed = candidate.agreed_window
+        window = pack.window if agreed is None else agreed.clip(pack.window_limit)
+        closed = (candidate.holidays or frozenset()) if candidate.no_holiday_calls else frozenset()
+        whole = len(zones) == len(found)
+        return cls(candidate, history, pack, dial, now, zones if whole else (), window, closed)
+
+
+Check = Callable[[Context], tuple[Reason, ...]]
+
+
+def _forever(code: ReasonCode, detail: str) -> tuple[Reason, ...]:
+    return (Reason(code, detail, None),)
+
+
+# 1. Case holds.
+
+
+def holds(ctx: Context) -> tuple[Reason, ...]:
+    return tuple(
+        Reason(ReasonCode(f"hold.{hold}"), f"the case is on hold: {hold}", None)
+        for hold in sorted(ctx.candidate.holds)
+    )
+
+
+# 2. Do-not-call and cease.
+
+
+def contact_bans(ctx: Context) -> tuple[Reason, ...]:
+    who = ctx.candidate
+    bans = (
+        (E164.match(who.number) is None, ReasonCode.DATA_INVALID_NUMBER,
+         "the number is not in E.164 form"),
+        (who.do_not_call, ReasonCode.DNC_NUMBER, "the number is on a do-not-call list"),
+        (who.cease_requested, ReasonCode.CEASE_REQUESTED, "the debtor asked to cease contact"),
+        (who.attorney_represented, ReasonCode.CEASE_ATTORNEY,
+         "the debtor is represented by an attorney"),
+    )  # fmt: skip
+    return tuple(Reason(code, detail, None) for banned, code, detail in bans if banned)
+
+
+# 3. Consent.
+
+
+def consent(ctx: Context) -> tuple[Reason, ...]:
+    given = ctx.candidate.consent
+    if given is Consent.REVOKED:
+        return _forever(ReasonCode.CONSENT_REVOKED, "consent to calls on this number revoked")
+    if ctx.pack.consent_required and given is not Consent.GIVEN:
+        return _forever(ReasonCode.CONSENT_MISSING, "no recorded consent to calls on this number")
+    return ()
+
+
+# 4. Who may be called.
+
+
+def party(ctx: Context) -> tuple[Reason, ...]:
+    who, pack = ctx.candidate, ctx.pack
+    if who.party is None:
+        return _forever(ReasonCode.DATA_UNKNOWN_PARTY, "the number's owner is unknown")
+    if who.party in pack.direct_parties:
+        return ()
+    if who.party not in pack.locate_parties:
+        return _forever(ReasonCode.PARTY_NOT_ALLOWED, f"{who.party} may not be called")
+    return _third_party(ctx)
+
+
+def _third_party(ctx: Context) -> tuple[Reason, ...]:
+    found: tuple[Reason, ...] = ()
+    if not ctx.candidate.lost_contact:
+        found += _forever(
+            ReasonCode.THIRD_PARTY_NOT_LOST, "third parties only after a lost-contact finding"
+        )
+    limit = ctx.pack.third_party_contacts
+    if limit is not None and third_party_contacts(ctx) >= limit:
+        found += _forever(
+            ReasonCode.REGF_THIRD_PARTY_ONCE, f"this third party was already contacted ({limit})"
+        )
+    return found
+
+
+def third_party_contacts(ctx: Context) -> int:
+    who = ctx.candidate
+    return sum(
+        1 for a in ctx.history.attempts
+        if a.number == who.number and a.debtor_id == who.debtor_id
+        and a.outcome in COMMUNICATIONS
+    )  # fmt: skip
+
+
+# 5. Time window.
+
+
+def window(ctx: Context) -> tuple[Reason, ...]:
+    return _window_setup(ctx) or _window_now(ctx)
+
+
+def _window_setup(ctx: Context) -> tuple[Reason, ...]:
+    """Refusals that no waiting lifts: configuration and missing data."""
+    who, ring = ctx.candidate, ctx.dial.ring_timeout
+    problems = (
+        (ring < ctx.pack.min_ring, ReasonCode.RING_TOO_SHORT,
+         f"ring timeout {ring} is below {ctx.pack.min_ring}"),
+        (not who.time_zones, ReasonCode.DATA_UNKNOWN_TIME_ZONE,
+         "the debtor's time zone is unknown"),
+        (bool(who.time_zones) and not ctx.zones, ReasonCode.DATA_INVALID_TIME_ZONE,
+         f"not a time zone among {list(who.time_zones)}"),
+        (ctx.window is None, ReasonCode.WINDOW_AGREED_FORBIDDEN,
+         f"the agreed window {who.agreed_window} is outside {ctx.pack.window_limit}"),
+        (who.no_holiday_calls and who.holidays is None, ReasonCode.DATA_UNKNOWN_HOLIDAYS,
+         "no holiday calendar for a client that forbids holiday calls"),
+    )  # fmt: skip
+    return tuple(Reason(code, detail, None) for failed, code, detail in problems if failed)
+
+
+def _window_now(ctx: Context) -> tuple[Reason, ...]:
+    assert ctx.window is not None  # refused by _window_setup otherwise
+    span, ring, now = ctx.window, ctx.dial.ring_timeout, ctx.now
+    holiday = [z.key for z in ctx.zones if local_day(now, z) in ctx.closed_days]
+    outside = [
+        z.key for z in ctx.zones
+        if z.key not in holiday and not fits(now, ring, z, span, ctx.closed_days)
+    ]  # fmt: skip
+    if not holiday and not outside:
+        return ()
+    retry = next_fit_everywhere(now, ring, ctx.zones, span, ctx.closed_days)
+    found: tuple[Reason, ...] = ()
+    if holiday:
+        found += (Reason(ReasonCode.WINDOW_HOLIDAY, f"a public holiday in {holiday}", retry),)
+    if outside:
+        detail = f"the ring ({ring}) does not fit in {span} local time in {outside}"
+        found += (Reason(ReasonCode.WINDOW_OUTSIDE, detail, retry),)
+    return found
+
+
+# 6. Rolling counters: `dialer.compliance.counters`.
+
+
+# 7. Campaign abandon budget.
+
+
+def abandon_budget(ctx: Context) -> tuple[Reason, ...]:
+    cap, state = ctx.pack.abandon_cap, ctx.dial.campaign
+    if cap is None or ctx.dial.agent_guaranteed or state.abandoned == 0:
+        return ()
+    answered = state.abandoned + state.live
+    if state.abandoned < cap * answered:
+        return ()
+    detail = f"{state.abandoned} of {answered} answers abandoned: the {cap * 100}% budget is spent"
+    return (Reason(ReasonCode.ABANDON_CAP, detail, ctx.now),)
+
+
+# 8-9. Site resources.
+
+
+def work_line(ctx: Context) -> tuple[Reason, ...]:
+    if ctx.dial.resources.work_line:
+        return ()
+    return (Reason(ReasonCode.RESOURCE_NO_WORK_LINE, "no registered work line free", ctx.now),)
+
+
+def recording(ctx: Context) -> tuple[Reason, ...]:
+    if ctx.dial.resources.recording:
+        return ()
+    return (Reason(ReasonCode.RESOURCE_NO_RECORDING, "the call could not be recorded", ctx.now),)
+
+
+def notes(ctx: Context) -> tuple[Note, ...]:
+    found: tuple[Note, ...] = ()
+    if ctx.candidate.party in ctx.pack.locate_parties:
+        found += (Note.THIRD_PARTY_LOCATE_ONLY,)
+    if ctx.pack.limited_content_voicemail:
+        found += (Note.VOICEMAIL_LIMITED_CONTENT,)
+    return found

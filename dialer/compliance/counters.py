@@ -1,0 +1,181 @@
+"""Rolling counters (pure): the rules that count earlier attempts.
+
+Days are the callee's local calendar days, never the server's: a call at 00:10 in
+Shanghai belongs to that Shanghai day although it is the previous day in UTC. When
+the callee's zone is ambiguous every candidate zone's day is counted and the
+strictest answer wins. Each refusal's `retry_at` is when that counter frees up
+(the next local midnight, the day the 7-day sum drops, 72 h after the abandon);
+the engine then moves it into the calling window.
+
+Whose attempts count:
+
+* cn-bank connected calls: every attempt about the debtor (any case, campaign,
+  agency, and any of the numbers on file for them) that a live person answered,
+  abandoned ones included. Counting calls to a relative about the debtor errs on
+  the side of fewer calls.
+* cn-bank unanswered attempts: every attempt to the number (whoever's case) that
+  no live person answered: rang out, busy, failed, machine, voicemail.
+* Reg F, per person per debt: attempts on the same case to the same party role
+  (all of the debtor's numbers together). Busy and network failures do not count;
+  voicemails and unanswered rings do. A conversation with that person starts 7
+  quiet days, its own day being day 1.
+* Ofcom: attempts to the same number; both rules are waived when an agent is
+  guaranteed for the call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dialer.compliance.checks import Context
+from dialer.compliance.model import (
+    LIVE_ANSWERS,
+    MACHINE_VERDICTS,
+    REGF_COUNTED,
+    Attempt,
+    Outcome,
+    Reason,
+    ReasonCode,
+)
+from dialer.compliance.windows import day_start, local_day, next_midnight
+
+REGF_DAYS = 7  # "within 7 consecutive days"
+
+
+def _about_debtor(ctx: Context) -> Iterable[Attempt]:
+    return (a for a in ctx.history.attempts if a.debtor_id == ctx.candidate.debtor_id)
+
+
+def _to_number(ctx: Context) -> Iterable[Attempt]:
+    return (a for a in ctx.history.attempts if a.number == ctx.candidate.number)
+
+
+def _person_on_debt(ctx: Context) -> Iterable[Attempt]:
+    who = ctx.candidate
+    return (a for a in ctx.history.attempts if a.case_id == who.case_id and a.party == who.party)
+
+
+# cn-bank: per local day.
+
+
+def connected_daily(ctx: Context) -> tuple[Reason, ...]:
+    cap = ctx.pack.connected_per_debtor_per_day
+    if cap is None:
+        return ()
+    times = [a.at for a in _about_debtor(ctx) if a.outcome in LIVE_ANSWERS]
+    return _daily_cap(ctx, times, cap, ReasonCode.CAP_CONNECTED_DAILY, "connected calls")
+
+
+def unanswered_daily(ctx: Context) -> tuple[Reason, ...]:
+    cap = ctx.pack.unanswered_per_number_per_day
+    if cap is None:
+        return ()
+    times = [a.at for a in _to_number(ctx) if a.outcome not in LIVE_ANSWERS]
+    return _daily_cap(ctx, times, cap, ReasonCode.CAP_UNANSWERED_DAILY, "unanswered attempts")
+
+
+def _daily_cap(
+    ctx: Context, times: list[datetime], cap: int, code: ReasonCode, what: str
+) -> tuple[Reason, ...]:
+    counted, retries = [], []
+    for zone in ctx.zones:
+        today = local_day(ctx.now, zone)
+        count = sum(1 for at in times if local_day(at, zone) == today)
+        if count >= cap:
+            counted.append(f"{count} on {today} in {zone.key}")
+            retries.append(next_midnight(ctx.now, zone))
+    if not retries:
+        return ()
+    detail = f"{what}: {', '.join(counted)} (at most {cap} a day)"
+    return (Reason(code, detail, max(retries)),)
+
+
+# us-regf: 7 in 7 days, and quiet days after a conversation.
+
+
+def seven_in_seven(ctx: Context) -> tuple[Reason, ...]:
+    limit = ctx.pack.calls_per_debt_per_7_days
+    if limit is None:
+        return ()
+    times = [a.at for a in _person_on_debt(ctx) if a.outcome in REGF_COUNTED]
+    retries = [_week_frees_at(times, zone, ctx.now, limit) for zone in ctx.zones]
+    found = [retry for retry in retries if retry is not None]
+    if not found:
+        return ()
+    detail = f"{limit} calls to this person about this debt within {REGF_DAYS} days"
+    return (Reason(ReasonCode.REGF_7IN7, detail, max(found)),)
+
+
+def _week_frees_at(
+    times: list[datetime], zone: ZoneInfo, now: datetime, limit: int
+) -> datetime | None:
+    """When a call would no longer be the (limit+1)th in 7 local days; None: now."""
+    per_day = Counter(local_day(at, zone) for at in times)
+    today = local_day(now, zone)
+
+    def week_until(day: date) -> int:
+        return sum(per_day[day - timedelta(days=back)] for back in range(REGF_DAYS))
+
+    if week_until(today) < limit:
+        return None
+    horizon = (max(per_day) - today).days + REGF_DAYS
+    free = next(
+        day for day in (today + timedelta(days=ahead) for ahead in range(1, horizon + 1))
+        if week_until(day) < limit
+    )  # fmt: skip
+    return day_start(free, zone)
+
+
+def after_conversation(ctx: Context) -> tuple[Reason, ...]:
+    days = ctx.pack.quiet_days_after_conversation
+    if days is None:
+        return ()
+    talks = [a.at for a in _person_on_debt(ctx) if a.outcome is Outcome.CONVERSATION]
+    retries = [_quiet_until(talks, zone, ctx.now, days) for zone in ctx.zones]
+    found = [retry for retry in retries if retry is not None]
+    if not found:
+        return ()
+    detail = f"a conversation about this debt within the last {days} days (its day is day 1)"
+    return (Reason(ReasonCode.REGF_AFTER_CONVERSATION, detail, max(found)),)
+
+
+def _quiet_until(
+    talks: list[datetime], zone: ZoneInfo, now: datetime, days: int
+) -> datetime | None:
+    today = local_day(now, zone)
+    talk_days = (local_day(at, zone) for at in talks)
+    ends = [day + timedelta(days=days) for day in talk_days if day <= today]
+    last = max((end for end in ends if end > today), default=None)
+    return None if last is None else day_start(last, zone)
+
+
+# uk-ofcom: after an abandoned call, after a machine.
+
+
+def after_abandon(ctx: Context) -> tuple[Reason, ...]:
+    wait = ctx.pack.no_redial_after_abandon
+    if wait is None or ctx.dial.agent_guaranteed:
+        return ()
+    abandons = [a.at for a in _to_number(ctx) if a.outcome is Outcome.ABANDONED]
+    last = max(abandons, default=None)
+    if last is None or ctx.now >= last + wait:
+        return ()
+    detail = f"an abandoned call to this number at {last.isoformat()}: no redial for {wait}"
+    return (Reason(ReasonCode.OFCOM_AFTER_ABANDON_72H, detail, last + wait),)
+
+
+def after_machine(ctx: Context) -> tuple[Reason, ...]:
+    if not ctx.pack.no_redial_same_day_after_machine or ctx.dial.agent_guaranteed:
+        return ()
+    machines = [a.at for a in _to_number(ctx) if a.outcome in MACHINE_VERDICTS]
+    retries = [
+        next_midnight(ctx.now, zone) for zone in ctx.zones
+        if any(local_day(at, zone) == local_day(ctx.now, zone) for at in machines)
+    ]  # fmt: skip
+    if not retries:
+        return ()
+    detail = "an answering machine took a call to this number today"
+    return (Reason(ReasonCode.OFCOM_AFTER_AMD_SAME_DAY, detail, max(retries)),)

@@ -1,0 +1,143 @@
+"""Calling windows in the callee's local wall time (pure).
+
+A `DailyWindow` is a half-open interval of local wall time, the same every day:
+08:00-21:00 means a call may be ringing from 08:00:00 up to, but not at, 21:00:00.
+A call *fits* a window when its whole ring lies inside it: it starts at or after the
+opening and its ring timeout runs out before the closing. So a call that would
+start at 20:59:30 with a 30 s ring timeout does not fit a window closing at 21:00
+(its ring would reach 21:00:00), one starting at 20:59:29 does. The talk after an
+answer may run past the closing; only placing the call is regulated.
+
+Windows are turned into instants per local date with `ZoneInfo`, never with a
+fixed offset: 08:00 New York is 13:00 UTC in winter and 12:00 UTC in summer, and
+on the day of a daylight-saving switch the window still opens at 08:00 on the
+wall clock. Days listed as closed (public holidays the client does not call on)
+are local dates in the zone being checked.
+
+When the callee's location is ambiguous (several candidate zones), a call fits
+only when it fits in every zone; `next_fit_everywhere` finds the earliest instant
+at which it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Keys the tz database accepts that do not name a place: "localtime" is the
+# server's own zone, exactly what a callee's window must never be computed in.
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+# How far ahead a window opening is searched for before giving up.
+MAX_DAYS_AHEAD = 370
+MAX_ROUNDS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class DailyWindow:
+    """[start, end) of local wall time on one day; start before end."""
+
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError(f"a daily window is local wall time, not aware: {self!r}")
+        if not self.start < self.end:
+            raise ValueError(f"a daily window must start before it ends: {self}")
+
+    def clip(self, limit: DailyWindow) -> DailyWindow | None:
+        """The part of this window inside `limit`; None when nothing is."""
+        start, end = max(self.start, limit.start), min(self.end, limit.end)
+        return DailyWindow(start, end) if start < end else None
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA zone `name`; None when it is not one (fail closed, never guess)."""
+    if name in NOT_PLACES:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local_day(at: datetime, zone: ZoneInfo) -> date:
+    """The date on the wall calendar in `zone` at the instant `at`."""
+    return at.astimezone(zone).date()
+
+
+def instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of wall time `wall` on `day` in `zone`: its first occurrence
+    when the clocks go back; when they go forward over it, the reading with the
+    offset before the switch, which lands just after the gap."""
+    return datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+
+
+def next_midnight(at: datetime, zone: ZoneInfo) -> datetime:
+    """The instant the local day after the one containing `at` begins in `zone`."""
+    return instant(local_day(at, zone) + timedelta(days=1), time(0), zone)
+
+
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    return instant(day, time(0), zone)
+
+
+def fits(
+    start: datetime,
+    ring: timedelta,
+    zone: ZoneInfo,
+    window: DailyWindow,
+    closed: frozenset[date],
+) -> bool:
+    """Whether a call starting at `start` rings wholly inside `window` in `zone`,
+    on a day that is not closed."""
+    day = local_day(start, zone)
+    if day in closed:
+        return False
+    return instant(day, window.start, zone) <= start < instant(day, window.end, zone) - ring
+
+
+def next_fit(
+    after: datetime,
+    ring: timedelta,
+    zone: ZoneInfo,
+    window: DailyWindow,
+    closed: frozenset[date],
+) -> datetime | None:
+    """The earliest instant at or after `after` at which a call fits in `zone`;
+    None when none does within `MAX_DAYS_AHEAD` days."""
+    if fits(after, ring, zone, window, closed):
+        return after
+    first = local_day(after, zone)
+    for offset in range(MAX_DAYS_AHEAD):
+        opens = instant(first + timedelta(days=offset), window.start, zone)
+        if opens > after and fits(opens, ring, zone, window, closed):
+            return opens
+    return None
+
+
+def next_fit_everywhere(
+    after: datetime,
+    ring: timedelta,
+    zones: Iterable[ZoneInfo],
+    window: DailyWindow,
+    closed: frozenset[date],
+) -> datetime | None:
+    """The earliest instant at or after `after` at which a call fits in every zone;
+    None when the zones share no calling time."""
+    candidates = tuple(zones)
+    moment = after
+    for _ in range(MAX_ROUNDS):
+        found = [next_fit(moment, ring, zone, window, closed) for zone in candidates]
+        if not found or any(fit is None for fit in found):
+            return None
+        latest = max(fit for fit in found if fit is not None)
+        if latest == moment:
+            return moment
+        moment = latest
+    return None
