@@ -43,7 +43,7 @@ from telephony.sip.sdp import Direction, SessionDescription, answer, offer
 from telephony.sip.transaction import DEFAULT_TIMING, Timing
 from telephony.sip.ua import UserAgent
 from tests.telephony.audio import matches, speech, wav_samples
-from tests.telephony.sip.peers import BARESIP_CONFIG, LOOPBACK, Process, free_port, sipp
+from tests.telephony.sip.peers import LOOPBACK, Process, baresip, sipp
 
 pytestmark = pytest.mark.e2e
 
@@ -159,36 +159,13 @@ class Recorder:
 # -- the agent: baresip with its audio dumped ------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def agent_softphone(
-    directory: Path, audio: Path, *, registrar: int
-) -> AsyncIterator[Process]:
-    """peers.baresip with our own aufile and the sndfile module, which writes what the
-    agent heard (``*-dec.wav``) and sent (``*-enc.wav``) to ``directory/dumps``."""
-    configure_softphone(directory, audio, registrar)
-    with (directory / "stdout.txt").open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            "baresip", "-f", str(directory), cwd=directory, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        peer = Process(proc, directory)
-        try:
-            yield peer
-        finally:
-            await peer.stop()
-
-
-def configure_softphone(directory: Path, audio: Path, registrar: int) -> None:
+def agent_softphone(directory: Path, audio: Path, *, registrar: int
+                    ) -> contextlib.AbstractAsyncContextManager[Process]:
+    """peers.baresip speaking ``audio``, dumping what it heard and sent to
+    ``directory/dumps``."""
     (directory / "dumps").mkdir(parents=True)
-    port, rtp = free_port(2), free_port(20)
-    config = BARESIP_CONFIG.format(port=port, rtp=rtp, rtp_end=rtp + 19, audio=audio)
-    config += f"module\t\t\tsndfile.so\nsnd_path\t\t{directory / 'dumps'}\n"
-    (directory / "config").write_text(config)
-    (directory / "accounts").write_text(
-        f"<sip:{AGENT}@127.0.0.1:{registrar}>;auth_pass={AGENT_PASSWORD};"
-        f'outbound="sip:127.0.0.1:{registrar};transport=udp";regint=60;'
-        "answermode=auto;audio_codecs=PCMU/8000/1\n"
-    )
+    return baresip(directory, extension=AGENT, password=AGENT_PASSWORD, registrar=registrar,
+                   audio=audio, dumps=directory / "dumps")
 
 
 def sent_count(messages_log: str, start_line: str, cseq: str) -> int:

@@ -131,17 +131,25 @@ module_app\t\tmenu.so
 
 @contextlib.asynccontextmanager
 async def baresip(
-    directory: Path, *, extension: str, password: str, registrar: int
+    directory: Path, *, extension: str, password: str, registrar: int,
+    audio: Path | None = None, dumps: Path | None = None,
 ) -> AsyncIterator[Process]:
-    """A headless, auto-answering baresip registering ``extension`` at our registrar."""
+    """A headless, auto-answering baresip registering ``extension`` at our registrar.
+
+    It speaks ``audio`` (8 kHz 16-bit WAV; a 60 s tone by default: the call ends with
+    the file); with ``dumps`` (an existing folder), its sndfile module writes what it
+    heard (``*-dec.wav``) and sent (``*-enc.wav``) there."""
     port, rtp = free_port(2), free_port(20)
-    audio = directory / "agent.wav"  # 16-bit 8 kHz; the call would end with the file
-    sox = await asyncio.create_subprocess_exec(
-        "sox", "-D", "-n", "-r", "8000", "-c", "1", "-b", "16", str(audio),
-        "synth", "60", "sine", "440",
-    )  # fmt: skip
-    assert await sox.wait() == 0
+    if audio is None:
+        audio = directory / "agent.wav"
+        sox = await asyncio.create_subprocess_exec(
+            "sox", "-D", "-n", "-r", "8000", "-c", "1", "-b", "16", str(audio),
+            "synth", "60", "sine", "440",
+        )  # fmt: skip
+        assert await sox.wait() == 0
     config = BARESIP_CONFIG.format(port=port, rtp=rtp, rtp_end=rtp + 19, audio=audio)
+    if dumps is not None:
+        config += f"module\t\t\tsndfile.so\nsnd_path\t\t{dumps}\n"
     (directory / "config").write_text(config)
     (directory / "accounts").write_text(
         f"<sip:{extension}@127.0.0.1:{registrar}>;auth_pass={password};"
