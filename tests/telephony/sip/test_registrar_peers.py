@@ -71,6 +71,21 @@ def rtp_sink() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+async def call_answered_and_hang_up(agents: Agents, bound: Binding, rtp_sink: int) -> None:
+    """Call the agent at its binding: it answers with PCMU, and our BYE gets 200."""
+    call = agents.ua.invite(
+        bound.contact, bytes(offer(LOOPBACK, rtp_sink, session_id=1)),
+        from_uri=f"sip:queue@{LOOPBACK}", destination=bound.source, ring_timeout=10,
+    )  # fmt: skip
+    async with asyncio.timeout(10):
+        async for event in call.events():
+            if event.outcome is Outcome.ANSWERED:
+                break
+    assert call.remote_sdp is not None
+    assert negotiate(SessionDescription.parse(call.remote_sdp)).codec.name == "PCMU"
+    assert (await call.bye()).status == 200
+
+
 async def test_baresip_registers_and_answers_when_we_call_it(
     agents: Agents, tmp_path: Path, rtp_sink: int
 ) -> None:
@@ -80,18 +95,7 @@ async def test_baresip_registers_and_answers_when_we_call_it(
         assert bound is not None and agents.registrar.lookup("1001") == bound
         assert bound.contact.host == LOOPBACK and bound.source[1] == bound.contact.port
         assert 0 < bound.seconds_left(agents.registrar.clock()) <= 60  # regint=60
-        our_offer = bytes(offer(LOOPBACK, rtp_sink, session_id=1))
-        call = agents.ua.invite(
-            bound.contact, our_offer, from_uri=f"sip:queue@{LOOPBACK}",
-            destination=bound.source, ring_timeout=10,
-        )  # fmt: skip
-        async with asyncio.timeout(10):
-            async for event in call.events():
-                if event.outcome is Outcome.ANSWERED:
-                    break
-        assert call.remote_sdp is not None
-        assert negotiate(SessionDescription.parse(call.remote_sdp)).codec.name == "PCMU"
-        assert (await call.bye()).status == 200
+        await call_answered_and_hang_up(agents, bound, rtp_sink)
 
 
 async def test_baresip_with_a_wrong_password_is_refused(agents: Agents, tmp_path: Path) -> None:
@@ -184,17 +188,7 @@ async def test_pyvoip_registers_and_answers_when_we_call_it(agents: Agents,
         async with asyncio.timeout(10):
             bound = await agents.binding("1002")
         assert bound is not None
-        call = agents.ua.invite(
-            bound.contact, bytes(offer(LOOPBACK, rtp_sink, session_id=2)),
-            from_uri=f"sip:queue@{LOOPBACK}", destination=bound.source, ring_timeout=10,
-        )  # fmt: skip
-        async with asyncio.timeout(10):
-            async for event in call.events():
-                if event.outcome is Outcome.ANSWERED:
-                    break
-        assert call.remote_sdp is not None
-        assert negotiate(SessionDescription.parse(call.remote_sdp)).codec.name == "PCMU"
-        assert (await call.bye()).status == 200
+        await call_answered_and_hang_up(agents, bound, rtp_sink)
         async with asyncio.timeout(10):
             await ended.wait()  # pyVoIP saw our BYE and left its answered state
     finally:
