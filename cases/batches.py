@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from cases import audit, store
-from cases.batchfile import BatchFileError, ParsedBatch, parse_batch
+from cases.batchfile import ParsedBatch, parse_batch
 from cases.domain import Client
-from cases.errors import InvalidInput, NotFound
+from cases.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -160,13 +160,10 @@ async def import_batch(
     earlier = await _batch_id(pool, client.id, sha)
     if earlier is not None:
         return await confirmation(pool, earlier, replayed=True)
-    try:
-        parsed = await asyncio.to_thread(
-            parse_batch, data, default_region=client.default_region,
-            today=now.astimezone(ZoneInfo(client.time_zone)).date(),
-        )
-    except BatchFileError as exc:
-        raise InvalidInput(exc.error_id, str(exc), exc.details) from exc
+    parsed = await asyncio.to_thread(  # a BatchFileError is an InvalidInput: a 400
+        parse_batch, data, default_region=client.default_region,
+        today=now.astimezone(ZoneInfo(client.time_zone)).date(),
+    )
     async with pool.acquire() as conn, conn.transaction():
         batch_id = await _insert_batch(conn, actor, client, file_name, parsed, received_at, now)
         if batch_id is None:  # the same file, imported concurrently, won the race

@@ -44,6 +44,7 @@ import phonenumbers
 from cases import batchrows as rules
 from cases.batchrows import AccountType, Bucket, PhoneKind, Product, bucket_for, mask_id
 from cases.domain import Party
+from cases.errors import InvalidInput
 
 __all__ = [
     "ERROR_IDS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "AccountType", "BatchFileError",
@@ -76,16 +77,13 @@ ERROR_IDS = {
 }
 
 
-class BatchFileError(ValueError):
+class BatchFileError(InvalidInput, ValueError):
     """The file as a whole cannot be read; no row of it is imported."""
 
     def __init__(self, error_id: str, message: str,
                  details: Mapping[str, object] | None = None) -> None:
         assert error_id in ERROR_IDS, error_id
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.details: dict[str, object] = dict(details or {})
+        super().__init__(error_id, message, details)
 
 
 class Encoding(StrEnum):
