@@ -1,0 +1,201 @@
+"""Which (case, phone) to call next, and every fact the compliance check needs.
+
+`lease` picks a campaign's next cases in priority order with `FOR UPDATE SKIP
+LOCKED`, so two dialers running the same campaign never take the same case. The
+order: the case's priority (raised for promises due or broken), then days past due,
+then balance, highest first; cases whose next action time has not come, cases on
+hold, debtors with a call in progress and phones still held off after a refusal are
+skipped in the query (the check would refuse them anyway; the check still runs on
+every leased candidate and fails closed).
+
+`phones_of` loads, for leased cases, each phone as a compliance `Candidate` in the
+order the dialer tries them: debtor before guarantor before other contacts, a
+number known valid before an unchecked one, mobile before home before work.
+`history` loads the attempts the engine's docstring asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from cases.domain import Party
+from cases.store import Db
+from dialer.campaign import Campaign
+from dialer.compliance import (
+    Attempt,
+    Candidate,
+    Consent,
+    ContactHistory,
+    DailyWindow,
+    HoldReason,
+    Outcome,
+    RulePack,
+)
+from dialer.locality import callee_zones, holiday_dates, years_around
+
+_LEASE = """
+SELECT c.id FROM cases c
+WHERE c.client_id = $1 AND c.status = ANY($2::text[])
+  AND (cardinality($3::text[]) = 0 OR c.bucket = ANY($3))
+  AND (cardinality($4::text[]) = 0 OR c.product = ANY($4))
+  AND ($5::numeric IS NULL OR c.balance >= $5)
+  AND ($6::numeric IS NULL OR c.balance <= $6)
+  AND (cardinality($7::text[]) = 0 OR EXISTS (SELECT 1 FROM users u
+       WHERE u.id = c.assigned_agent_id AND u.team = ANY($7)))
+  AND (c.next_action_at IS NULL OR c.next_action_at <= $8)
+  AND NOT EXISTS (SELECT 1 FROM case_holds h WHERE h.case_id = c.id AND h.released_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.debtor_id = c.debtor_id
+       AND a.ended_at IS NULL)
+  AND EXISTS (SELECT 1 FROM phones p LEFT JOIN phone_holdoff o ON o.phone_id = p.id
+       WHERE p.case_id = c.id AND p.party = ANY($9::text[]) AND p.validity <> 'invalid'
+         AND NOT p.do_not_call AND (o.until IS NULL OR o.until <= $8))
+ORDER BY c.priority DESC, c.days_past_due DESC, c.balance DESC, c.id
+LIMIT $10
+FOR UPDATE OF c SKIP LOCKED
+"""
+
+
+async def lease(conn: Db, campaign: Campaign, now: datetime, limit: int) -> list[int]:
+    """The ids of up to `limit` cases to call next, locked until the transaction
+    ends (call inside one)."""
+    wanted = campaign.settings.case_filter
+    rows = await conn.fetch(
+        _LEASE, campaign.client_id, [str(s) for s in wanted.statuses], list(wanted.buckets),
+        list(wanted.products), wanted.balance_min, wanted.balance_max, list(wanted.teams),
+        now, sorted(str(p) for p in campaign.settings.parties), limit,
+    )
+    return [row["id"] for row in rows]
+
+
+_PHONES = """
+SELECT c.id AS case_id, c.debtor_id, c.status, p.id AS phone_id, p.e164, p.party,
+       p.validity, p.consent, p.do_not_call, d.time_zone AS debtor_zone,
+       d.cease_requested, d.attorney_represented, d.agreed_window_start,
+       d.agreed_window_end, cl.time_zone AS client_zone, cl.default_region,
+       cl.holiday_subdivision, cl.no_holiday_calls, o.until AS holdoff,
+       ARRAY(SELECT h.reason FROM case_holds h
+             WHERE h.case_id = c.id AND h.released_at IS NULL) AS holds,
+       NOT EXISTS (SELECT 1 FROM phones q WHERE q.case_id = c.id AND q.party = 'debtor'
+                   AND q.validity <> 'invalid') AS debtor_numbers_lost
+FROM cases c JOIN debtors d ON d.id = c.debtor_id JOIN clients cl ON cl.id = c.client_id
+JOIN phones p ON p.case_id = c.id LEFT JOIN phone_holdoff o ON o.phone_id = p.id
+WHERE c.id = ANY($1::bigint[])
+ORDER BY c.id,
+  array_position(ARRAY['debtor','guarantor','relative','employer','other'], p.party),
+  array_position(ARRAY['valid','unknown','invalid'], p.validity),
+  array_position(ARRAY['mobile','home','work'], p.kind), p.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneFacts:
+    """A phone of a leased case: the candidate, and what the query already knows
+    keeps the dialer from trying it now."""
+
+    candidate: Candidate
+    invalid: bool
+    held_off_until: datetime | None
+
+
+async def phones_of(conn: Db, case_ids: list[int], now: datetime) -> dict[int, list[PhoneFacts]]:
+    rows = await conn.fetch(_PHONES, case_ids)
+    found: dict[int, list[PhoneFacts]] = {case_id: [] for case_id in case_ids}
+    for row in rows:
+        found[row["case_id"]].append(PhoneFacts(
+            candidate=_candidate(row, now), invalid=row["validity"] == "invalid",
+            held_off_until=row["holdoff"],
+        ))
+    return found
+
+
+def _candidate(row: asyncpg.Record, now: datetime) -> Candidate:
+    zone = row["client_zone"]
+    local_day = now.astimezone(ZoneInfo(zone)).date()
+    holidays = holiday_dates(row["default_region"], row["holiday_subdivision"],
+                             years_around(local_day)) if row["no_holiday_calls"] else frozenset()
+    start, end = row["agreed_window_start"], row["agreed_window_end"]
+    return Candidate(
+        case_id=row["case_id"], debtor_id=row["debtor_id"], phone_id=row["phone_id"],
+        number=row["e164"], party=Party(row["party"]),
+        time_zones=callee_zones(row["debtor_zone"], row["e164"], zone),
+        holds=frozenset(HoldReason(h) for h in row["holds"]),
+        do_not_call=row["do_not_call"], cease_requested=row["cease_requested"],
+        attorney_represented=row["attorney_represented"], consent=Consent(row["consent"]),
+        lost_contact=row["status"] == "lost_contact" or row["debtor_numbers_lost"],
+        no_holiday_calls=row["no_holiday_calls"], holidays=holidays,
+        agreed_window=None if start is None or start >= end else DailyWindow(start, end),
+    )
+
+
+_HISTORY = """
+SELECT a.id, a.placed_at, a.case_id, a.debtor_id, a.number, a.party, a.campaign_id,
+       a.result, a.answered_at,
+       EXISTS (SELECT 1 FROM actions x JOIN action_codes k ON k.code = x.code
+               WHERE x.attempt_id = a.id AND k.right_party) AS right_party
+FROM attempts a
+WHERE (a.debtor_id = $1 AND a.placed_at >= $3)
+   OR (a.number = $2 AND a.placed_at >= $3)
+   OR (a.number = $2 AND a.debtor_id = $1 AND $4)
+ORDER BY a.placed_at
+"""
+
+
+async def history(
+    conn: Db, candidate: Candidate, pack: RulePack, now: datetime
+) -> ContactHistory:
+    """Every attempt within the pack's look-back about the debtor or to the number;
+    with a third-party contact limit, every attempt to the number about the debtor."""
+    rows = await conn.fetch(
+        _HISTORY, candidate.debtor_id, candidate.number, now - pack.history_lookback,
+        pack.third_party_contacts is not None,
+    )
+    return ContactHistory(tuple(_attempt(row) for row in rows))
+
+
+def _attempt(row: asyncpg.Record) -> Attempt:
+    return Attempt(
+        at=row["placed_at"], case_id=row["case_id"], debtor_id=row["debtor_id"],
+        number=row["number"], party=Party(row["party"]), campaign_id=row["campaign_id"],
+        outcome=outcome_of(row["result"], row["answered_at"] is not None, row["right_party"]),
+        attempt_id=row["id"],
+    )
+
+
+_OUTCOMES = {
+    "busy": Outcome.BUSY, "no_answer": Outcome.UNANSWERED, "rejected": Outcome.UNANSWERED,
+    "failed": Outcome.FAILED, "machine": Outcome.MACHINE, "voicemail": Outcome.VOICEMAIL,
+    "abandoned": Outcome.ABANDONED,
+}
+
+
+def outcome_of(result: str | None, answered: bool, right_party: bool) -> Outcome:
+    """What an attempt counts as for the rules. A call still in progress or
+    interrupted counts as what it may have become: a live answer once answered."""
+    if result == "connected":
+        return Outcome.CONVERSATION if right_party else Outcome.CONNECTED
+    if result in _OUTCOMES:
+        return _OUTCOMES[result]
+    return Outcome.CONNECTED if answered else Outcome.UNANSWERED
+
+
+_CAMPAIGN_COUNTS = """
+SELECT count(*) FILTER (WHERE result = 'abandoned') AS abandoned,
+       count(*) FILTER (WHERE result = 'connected') AS live
+FROM attempts WHERE campaign_id = $1 AND placed_at >= $2
+"""
+
+
+async def abandon_counts(conn: Db, campaign_id: int, since: datetime) -> tuple[int, int]:
+    row = await conn.fetchrow(_CAMPAIGN_COUNTS, campaign_id, since)
+    assert row is not None  # an aggregate always gives a row
+    return row["abandoned"], row["live"]
+
+
+def holdoff_until(next_permitted: datetime | None, now: datetime) -> datetime:
+    """How long a refused phone is left alone: until the decision's next permitted
+    time, or an hour when no time lifts the refusal (the facts may change)."""
+    return next_permitted if next_permitted is not None else now + timedelta(hours=1)
