@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from api import auth, routes_auth, routes_batches, routes_cases
+from api import auth, routes_auth, routes_batches, routes_campaigns, routes_cases
 from api.context import CLOCK, PG, REDIS, REQUEST_ID_KEY, SETTINGS, TOKEN_KEY, USER_KEY, Clock
 from api.errors import error_middleware
 from api.logs import log_context
@@ -144,4 +144,5 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_auth.routes)
     app.router.add_routes(routes_batches.routes)
     app.router.add_routes(routes_cases.routes)
+    app.router.add_routes(routes_campaigns.routes)
     return app

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from api import auth
+from api import auth, cli_compliance
 from api.logs import configure_logging
 from api.migrate import ensure_database, migrate
 from api.settings import Settings, SettingsError
@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--ring-timeout", type=float, default=30.0)
     call.add_argument("--save", metavar="FILE.wav", help="keep the tapped audio")
     call.add_argument("--json", action="store_true")
+    cli_compliance.add_parser(sub)
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
     demo.add_argument("--workdir", default="var/demo", help="where sample files are written")
@@ -245,6 +246,7 @@ COMMANDS: dict[str, Command] = {
     "serve": cmd_serve,
     "demo": cmd_demo,
     "test-call": cmd_test_call,
+    "compliance": cli_compliance.run,
 }
 
 

@@ -156,6 +156,24 @@ async def history(
     return ContactHistory(tuple(_attempt(row) for row in rows))
 
 
+async def case_attempts(
+    conn: Db, case_id: int, since: datetime, until: datetime
+) -> ContactHistory:
+    """The case's own attempts placed in [since, until] (for its contact floor)."""
+    rows = await conn.fetch(_CASE_ATTEMPTS, case_id, since, until)
+    return ContactHistory(tuple(_attempt(row) for row in rows))
+
+
+_CASE_ATTEMPTS = """
+SELECT a.id, a.placed_at, a.case_id, a.debtor_id, a.number, a.party, a.campaign_id,
+       a.result, a.answered_at,
+       EXISTS (SELECT 1 FROM actions x JOIN action_codes k ON k.code = x.code
+               WHERE x.attempt_id = a.id AND k.right_party) AS right_party
+FROM attempts a WHERE a.case_id = $1 AND a.placed_at BETWEEN $2 AND $3
+ORDER BY a.placed_at
+"""
+
+
 def _attempt(row: asyncpg.Record) -> Attempt:
     return Attempt(
         at=row["placed_at"], case_id=row["case_id"], debtor_id=row["debtor_id"],

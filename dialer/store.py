@@ -207,3 +207,25 @@ async def recover(pool: asyncpg.Pool, dialer: str, *, now: datetime, retry_after
         closed += await end_attempt(pool, attempt.id, AttemptResult.INTERRUPTED, at=now,
                                     cause=cause, retry_after=retry_after)
     return closed
+
+
+async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str, object]:
+    """Attempts by result, calls in progress and refusals by reason since `since`."""
+    results = await db.fetch(
+        "SELECT coalesce(result, 'in_progress') AS result, count(*) AS n FROM attempts"
+        " WHERE campaign_id = $1 AND placed_at >= $2 GROUP BY 1 ORDER BY 1",
+        campaign_id, since)
+    refusals = await db.fetch(
+        "SELECT reason, count(*) AS n FROM refusals, unnest(reasons) AS reason"
+        " WHERE campaign_id = $1 AND at >= $2 GROUP BY 1 ORDER BY 2 DESC, 1",
+        campaign_id, since)
+    by_result = {row["result"]: row["n"] for row in results}
+    live = by_result.get("connected", 0)
+    abandoned = by_result.get("abandoned", 0)
+    return {
+        "since": since.isoformat(),
+        "attempts": sum(by_result.values()),
+        "by_result": by_result,
+        "abandon_rate": None if live + abandoned == 0 else abandoned / (live + abandoned),
+        "refusals_by_reason": {row["reason"]: row["n"] for row in refusals},
+    }
