@@ -79,9 +79,15 @@ async def sipp(
     *,
     fill: Mapping[str, str] | None = None,
     trace: bool = False,
+    calls: int | None = 1,
+    quit_after: int = 60,
 ) -> AsyncIterator[tuple[Process, int]]:
     """sipp running ``tests/data/sipp/<scenario>.xml`` as a UAS, its ``@NAME@``
-    placeholders filled from ``fill``; yields it and its port."""
+    placeholders filled from ``fill``; yields it and its port.
+
+    It exits after ``calls`` calls (``-m``; they may overlap), or serves every call
+    until killed in teardown with ``calls=None``; either way it quits ``quit_after``
+    seconds after it started (``-timeout``)."""
     text = (SIPP_DATA / f"{scenario}.xml").read_text(encoding="iso-8859-1")
     for name, value in (fill or {}).items():
         text = text.replace(f"@{name}@", value)
@@ -90,7 +96,8 @@ async def sipp(
     args = [
         "-sf", f"{scenario}.xml", "-i", LOOPBACK, "-p", str(port),
         "-mi", LOOPBACK, "-mp", str(media), "-cp", str(control),
-        "-m", "1", "-nostdin", "-timeout", "60s", "-trace_err", "-trace_screen", "-trace_calldebug",
+        *(["-m", str(calls)] if calls is not None else []),
+        "-nostdin", "-timeout", f"{quit_after}s", "-trace_err", "-trace_screen", "-trace_calldebug",
     ]  # fmt: skip
     if trace:
         args.append("-trace_msg")
