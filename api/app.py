@@ -25,6 +25,7 @@ from api import auth, routes_auth, routes_batches, routes_campaigns, routes_case
 from api.context import CLOCK, PG, REDIS, REQUEST_ID_KEY, SETTINGS, TOKEN_KEY, USER_KEY, Clock
 from api.errors import error_middleware
 from api.logs import log_context
+from api.routes_recordings import setup_recording_routes
 from api.settings import Settings
 from cases.errors import Unauthenticated
 
@@ -145,4 +146,5 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_batches.routes)
     app.router.add_routes(routes_cases.routes)
     app.router.add_routes(routes_campaigns.routes)
+    setup_recording_routes(app)
     return app

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from api import auth, cli_compliance
+from api import auth, cli_compliance, cli_recordings
 from api.logs import configure_logging
 from api.migrate import ensure_database, migrate
 from api.settings import Settings, SettingsError
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--save", metavar="FILE.wav", help="keep the tapped audio")
     call.add_argument("--json", action="store_true")
     cli_compliance.add_parser(sub)
+    cli_recordings.add_parser(sub)
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
     demo.add_argument("--workdir", default="var/demo", help="where sample files are written")
@@ -247,6 +248,7 @@ COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "test-call": cmd_test_call,
     "compliance": cli_compliance.run,
+    "recordings": cli_recordings.run,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -72,6 +73,11 @@ class TelephonySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingSettings:
+    root: Path = Path("var/recordings")  # finished recordings: <root>/<client>/<date>/
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
     format: str = "text"
@@ -84,6 +90,7 @@ class Settings:
     http: HttpSettings
     log: LogSettings
     telephony: TelephonySettings
+    recording: RecordingSettings = RecordingSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -115,6 +122,9 @@ class Settings:
                 sip_host=reader.text("CALLCASE_SIP_HOST", "127.0.0.1"),
                 sip_port=reader.integer("CALLCASE_SIP_PORT", 5060, 0, 65535),
                 rtp_ports=reader.port_range("CALLCASE_RTP_PORTS", (16384, 32768)),
+            ),
+            recording=RecordingSettings(
+                root=Path(reader.text("CALLCASE_RECORDINGS_DIR", "./var/recordings")),
             ),
             log=LogSettings(
                 level=reader.choice("CALLCASE_LOG_LEVEL", "INFO", _LOG_LEVELS).upper(),

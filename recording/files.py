@@ -18,11 +18,13 @@ import errno
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from recording.pauses import clip
+from recording.spans import Span
 from recording.wavfile import SAMPLE_RATE, WavHeader
 
 logger = logging.getLogger(__name__)
@@ -45,10 +47,19 @@ class RecordingResult:
     frames: int  # sample frames per channel
     state: RecordingState
     dropped_frames: int = 0  # frames written as silence because the buffers were full
+    pci_pauses: tuple[Span, ...] = ()  # silenced for card details (Recording.pause)
 
     @property
     def duration_s(self) -> float:
         return self.frames / SAMPLE_RATE
+
+    @property
+    def duration_ms(self) -> int:
+        return self.frames * 1000 // SAMPLE_RATE
+
+    def with_pauses(self, spans: tuple[Span, ...]) -> RecordingResult:
+        """This result with the PCI pauses ``spans``, cut to its duration."""
+        return replace(self, pci_pauses=clip(spans, self.duration_ms))
 
 
 class RecorderUnavailable(RuntimeError):

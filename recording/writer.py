@@ -21,6 +21,9 @@ recording and for the pool), the first drop of an episode is logged as an error,
 silence (reported as ``dropped_frames``). Losing a few seconds of one call's audio is
 better than stalling the audio of every call in the process.
 
+PCI: ``pause(tick)`` / ``resume(tick)`` silence both channels in between
+(:mod:`recording.pauses`); the result's ``pci_pauses`` says where, in ms.
+
 Failures: a write error fails the recording (see :mod:`recording.worker`);
 ``finish()`` then raises :class:`~recording.files.RecordingFailed` carrying the
 salvaged part. The pool keeps recording new calls (the error may be transient) but
@@ -42,10 +45,12 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 
-from recording.files import PartFile, RecorderUnavailable, RecordingResult
+from recording.files import PartFile, RecorderUnavailable, RecordingFailed, RecordingResult
 from recording.layout import paths
+from recording.pauses import Pauses
 from recording.recover import scan
 from recording.schedule import Cadence, FlushPlan
+from recording.spans import Span
 from recording.wavfile import TICK_BYTES, Samples
 from recording.worker import Job, OpenFile, Sink, WriterThread
 
@@ -92,6 +97,8 @@ class Recording:
         self._sync_at = 0
         self._chunk = _Chunk(0)
         self._done: Future[RecordingResult] | None = None
+        self._pauses: Pauses | None = None
+        self._paused_spans: tuple[Span, ...] = ()
 
     @property
     def failure(self) -> BaseException | None:
@@ -115,6 +122,8 @@ class Recording:
         if pool.handed_ticks - pool.writer.ticks_done >= pool.max_buffered_ticks:
             self._drop(tick)
             return
+        if self._pauses is not None and self._pauses.silenced(tick):
+            inbound = outbound = None
         chunk = self._chunk
         if self._agent_outbound:
             chunk.agent.append(outbound)
@@ -145,6 +154,24 @@ class Recording:
         self._next_tick = tick
         return True
 
+    def pause(self, at_tick: int) -> None:
+        """Silence both channels from ``at_tick`` until :meth:`resume` (PCI), frames not yet
+        handed to the writer included; if ``at_tick`` was handed over, from the first tick
+        that was not. ``ValueError`` if paused already; ignored once finishing."""
+        if self._done is not None:
+            return
+        self._pauses = self._pauses or Pauses()
+        chunk, first = self._chunk, self._first_tick
+        start = self._pauses.pause(at_tick if first is None else max(at_tick, first + chunk.first))
+        for index in range(0 if first is None else start - first - chunk.first, len(chunk.agent)):
+            chunk.agent[index] = chunk.debtor[index] = None
+
+    def resume(self, at_tick: int) -> None:
+        """Record again from ``at_tick`` (or the next tick, if that one is past).
+        ``ValueError`` if not paused; ignored once finishing."""
+        if self._done is None:
+            (self._pauses or Pauses()).resume(max(at_tick, self._next_tick))
+
     def _drop(self, tick: int) -> None:
         self.dropped_ticks += 1
         self._dropped_until = tick + 1
@@ -166,8 +193,15 @@ class Recording:
             end = 0
             if self._first_tick is not None:
                 end = max(self._next_tick, self._dropped_until) - self._first_tick
+                if self._pauses is not None:
+                    self._paused_spans = self._pauses.spans(self._first_tick, end)
             self._done = self._pool.finish(self._sink, self._phase, end)
-        return await asyncio.wrap_future(self._done)
+        try:
+            return (await asyncio.wrap_future(self._done)).with_pauses(self._paused_spans)
+        except RecordingFailed as failed:
+            if failed.salvaged is not None:
+                failed.salvaged = failed.salvaged.with_pauses(self._paused_spans)
+            raise
 
 
 @dataclass(frozen=True, slots=True)

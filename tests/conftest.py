@@ -37,8 +37,7 @@ def settings(database_url: str) -> Settings:
     })
 
 
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+async def emptied_pool(database_url: str) -> asyncpg.Pool:
     """A pool on the test database, emptied of all data but the seeded catalogue."""
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=8)
     tables = await db.fetch(
@@ -48,5 +47,12 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     if tables:
         names = ", ".join(f'"{t["tablename"]}"' for t in tables)
         await db.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    return db
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test database, emptied of all data but the seeded catalogue."""
+    db = await emptied_pool(database_url)
     yield db
     await db.close()
