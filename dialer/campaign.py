@@ -31,12 +31,7 @@ from zoneinfo import ZoneInfo
 from cases.domain import CaseStatus, Party
 from cases.errors import Conflict, InvalidInput
 from dialer.compliance.packs import PACKS
-
-
-class DialMode(StrEnum):
-    PREVIEW = "preview"  # the agent asks for the next case, sees it, then dials
-    PROGRESSIVE = "progressive"  # one call per free agent
-    PREDICTIVE = "predictive"  # dials ahead from measured rates, under the abandon cap
+from dialer.pacing import DialMode
 
 
 class RunState(StrEnum):
@@ -89,6 +84,7 @@ class AttemptResult(StrEnum):
     MACHINE = "machine"  # an answering machine; hung up without a message
     VOICEMAIL = "voicemail"  # an answering machine; the limited-content message was left
     ABANDONED = "abandoned"  # a live person and no agent within 2 s
+    HUNG_UP = "hung_up"  # answered, and the callee hung up before an agent came
     CONNECTED = "connected"  # a live person bridged to an agent
     INTERRUPTED = "interrupted"  # the dialer stopped mid-call; closed on restart
 
@@ -107,6 +103,7 @@ DEFAULT_RETRY_MINUTES: dict[AttemptResult, int] = {
     AttemptResult.MACHINE: 240,
     AttemptResult.VOICEMAIL: 1440,
     AttemptResult.ABANDONED: 4320,
+    AttemptResult.HUNG_UP: 240,
     AttemptResult.INTERRUPTED: 60,
     AttemptResult.CONNECTED: 1440,  # unless the agent's action code sets the next time
 }

@@ -186,7 +186,7 @@ def _attempt(row: asyncpg.Record) -> Attempt:
 _OUTCOMES = {
     "busy": Outcome.BUSY, "no_answer": Outcome.UNANSWERED, "rejected": Outcome.UNANSWERED,
     "failed": Outcome.FAILED, "machine": Outcome.MACHINE, "voicemail": Outcome.VOICEMAIL,
-    "abandoned": Outcome.ABANDONED,
+    "abandoned": Outcome.ABANDONED, "hung_up": Outcome.CONNECTED,
 }
 
 

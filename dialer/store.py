@@ -27,11 +27,11 @@ from dialer.campaign import (
     CampaignSettings,
     CaseFilter,
     Command,
-    DialMode,
     RunState,
     Schedule,
     next_state,
 )
+from dialer.pacing import DialMode
 
 
 def campaign_from_row(row: asyncpg.Record) -> Campaign:
@@ -229,3 +229,11 @@ async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str,
         "abandon_rate": None if live + abandoned == 0 else abandoned / (live + abandoned),
         "refusals_by_reason": {row["reason"]: row["n"] for row in refusals},
     }
+
+
+async def attempt_by_call(db: Db, call_id: str) -> asyncpg.Record | None:
+    """The attempt that placed SIP call `call_id`, with its case's client."""
+    return await db.fetchrow(
+        "SELECT a.id, a.case_id, a.campaign_id, a.agent_id, a.placed_at, a.answered_at,"
+        " c.client_id FROM attempts a JOIN cases c ON c.id = a.case_id WHERE a.call_id = $1",
+        call_id)

@@ -16,11 +16,11 @@ from dialer.campaign import (
     AttemptResult,
     CampaignStateError,
     Command,
-    DialMode,
     RunState,
     next_state,
     parse_settings,
 )
+from dialer.pacing import DialMode
 
 MINIMAL = {"name": "M2 cards", "work_lines": ["line1"]}
 
