@@ -69,6 +69,11 @@ class Context:
         whole = len(zones) == len(found)
         return cls(candidate, history, pack, dial, now, zones if whole else (), window, closed)
 
+    def at(self, moment: datetime) -> Context:
+        """The same decision asked at `moment` instead (the next-permitted search)."""
+        return Context(self.candidate, self.history, self.pack, self.dial, moment,
+                       self.zones, self.window, self.closed_days)
+
 
 Check = Callable[[Context], tuple[Reason, ...]]
 
@@ -81,6 +86,8 @@ def _forever(code: ReasonCode, detail: str) -> tuple[Reason, ...]:
 
 
 def holds(ctx: Context) -> tuple[Reason, ...]:
+    if not ctx.candidate.holds:
+        return ()
     return tuple(
         Reason(ReasonCode(f"hold.{hold}"), f"the case is on hold: {hold}", None)
         for hold in sorted(ctx.candidate.holds)
@@ -160,34 +167,37 @@ def window(ctx: Context) -> tuple[Reason, ...]:
 
 
 def _window_setup(ctx: Context) -> tuple[Reason, ...]:
-    """Refusals that no waiting lifts: configuration and missing data."""
-    who, ring = ctx.candidate, ctx.dial.ring_timeout
-    problems = (
-        (ring < ctx.pack.min_ring, ReasonCode.RING_TOO_SHORT,
-         f"ring timeout {ring} is below {ctx.pack.min_ring}"),
-        (not who.time_zones, ReasonCode.DATA_UNKNOWN_TIME_ZONE,
-         "the debtor's time zone is unknown"),
-        (bool(who.time_zones) and not ctx.zones, ReasonCode.DATA_INVALID_TIME_ZONE,
-         f"not a time zone among {list(who.time_zones)}"),
-        (ctx.window is None, ReasonCode.WINDOW_AGREED_FORBIDDEN,
-         f"the agreed window {who.agreed_window} is outside {ctx.pack.window_limit}"),
-        (who.no_holiday_calls and who.holidays is None, ReasonCode.DATA_UNKNOWN_HOLIDAYS,
-         "no holiday calendar for a client that forbids holiday calls"),
-    )  # fmt: skip
-    return tuple(Reason(code, detail, None) for failed, code, detail in problems if failed)
+    """Refusals that no waiting lifts: configuration and missing data (each detail
+    is written only when its problem is there: this runs for every decision)."""
+    who, ring, pack = ctx.candidate, ctx.dial.ring_timeout, ctx.pack
+    found: list[tuple[ReasonCode, str]] = []
+    if ring < pack.min_ring:
+        found.append((ReasonCode.RING_TOO_SHORT, f"ring timeout {ring} is below {pack.min_ring}"))
+    if not who.time_zones:
+        found.append((ReasonCode.DATA_UNKNOWN_TIME_ZONE, "the debtor's time zone is unknown"))
+    elif not ctx.zones:
+        found.append((ReasonCode.DATA_INVALID_TIME_ZONE,
+                      f"not a time zone among {list(who.time_zones)}"))
+    if ctx.window is None:
+        found.append((ReasonCode.WINDOW_AGREED_FORBIDDEN,
+                      f"the agreed window {who.agreed_window} is outside {pack.window_limit}"))
+    if who.no_holiday_calls and who.holidays is None:
+        found.append((ReasonCode.DATA_UNKNOWN_HOLIDAYS,
+                      "no holiday calendar for a client that forbids holiday calls"))
+    return tuple(Reason(code, detail, None) for code, detail in found)
 
 
 def _window_now(ctx: Context) -> tuple[Reason, ...]:
     assert ctx.window is not None  # refused by _window_setup otherwise
-    span, ring, now = ctx.window, ctx.dial.ring_timeout, ctx.now
-    holiday = [z.key for z in ctx.zones if local_day(now, z) in ctx.closed_days]
+    span, ring, now, closed = ctx.window, ctx.dial.ring_timeout, ctx.now, ctx.closed_days
+    holiday = [z.key for z in ctx.zones if closed and local_day(now, z) in closed]
     outside = [
         z.key for z in ctx.zones
-        if z.key not in holiday and not fits(now, ring, z, span, ctx.closed_days)
+        if z.key not in holiday and not fits(now, ring, z, span, closed)
     ]  # fmt: skip
     if not holiday and not outside:
         return ()
-    retry = next_fit_everywhere(now, ring, ctx.zones, span, ctx.closed_days)
+    retry = next_fit_everywhere(now, ring, ctx.zones, span, closed)
     found: tuple[Reason, ...] = ()
     if holiday:
         found += (Reason(ReasonCode.WINDOW_HOLIDAY, f"a public holiday in {holiday}", retry),)
@@ -208,7 +218,7 @@ def abandon_budget(ctx: Context) -> tuple[Reason, ...]:
     if cap is None or ctx.dial.agent_guaranteed or state.abandoned == 0:
         return ()
     answered = state.abandoned + state.live
-    if state.abandoned < cap * answered:
+    if state.abandoned * cap.denominator < cap.numerator * answered:  # rate < cap, exactly
         return ()
     detail = f"{state.abandoned} of {answered} answers abandoned: the {cap * 100}% budget is spent"
     return (Reason(ReasonCode.ABANDON_CAP, detail, ctx.now),)

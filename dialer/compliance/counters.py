@@ -80,6 +80,8 @@ def unanswered_daily(ctx: Context) -> tuple[Reason, ...]:
 def _daily_cap(
     ctx: Context, times: list[datetime], cap: int, code: ReasonCode, what: str
 ) -> tuple[Reason, ...]:
+    if len(times) < cap:  # fewer in all than a day may have
+        return ()
     counted, retries = [], []
     for zone in ctx.zones:
         today = local_day(ctx.now, zone)
@@ -101,6 +103,8 @@ def seven_in_seven(ctx: Context) -> tuple[Reason, ...]:
     if limit is None:
         return ()
     times = [a.at for a in _person_on_debt(ctx) if a.outcome in REGF_COUNTED]
+    if len(times) < limit:  # fewer in all than a week may have
+        return ()
     retries = [_week_frees_at(times, zone, ctx.now, limit) for zone in ctx.zones]
     found = [retry for retry in retries if retry is not None]
     if not found:
@@ -134,6 +138,8 @@ def after_conversation(ctx: Context) -> tuple[Reason, ...]:
     if days is None:
         return ()
     talks = [a.at for a in _person_on_debt(ctx) if a.outcome is Outcome.CONVERSATION]
+    if not talks:
+        return ()
     retries = [_quiet_until(talks, zone, ctx.now, days) for zone in ctx.zones]
     found = [retry for retry in retries if retry is not None]
     if not found:
@@ -171,6 +177,8 @@ def after_machine(ctx: Context) -> tuple[Reason, ...]:
     if not ctx.pack.no_redial_same_day_after_machine or ctx.dial.agent_guaranteed:
         return ()
     machines = [a.at for a in _to_number(ctx) if a.outcome in MACHINE_VERDICTS]
+    if not machines:
+        return ()
     retries = [
         next_midnight(ctx.now, zone) for zone in ctx.zones
         if any(local_day(at, zone) == local_day(ctx.now, zone) for at in machines)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Keys the tz database accepts that do not name a place: "localtime" is the
@@ -53,7 +54,7 @@ class DailyWindow:
         return DailyWindow(start, end) if start < end else None
 
     def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+        return f"{self.start.isoformat('minutes')}-{self.end.isoformat('minutes')}"
 
 
 def zone_named(name: str) -> ZoneInfo | None:
@@ -71,11 +72,14 @@ def local_day(at: datetime, zone: ZoneInfo) -> date:
     return at.astimezone(zone).date()
 
 
+@lru_cache(maxsize=4096)
 def instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
     """The UTC instant of wall time `wall` on `day` in `zone`: its first occurrence
-    when the clocks go back; when they go forward over it, the reading with the
-    offset before the switch, which lands just after the gap."""
-    return datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+    when the clocks go back (whatever `wall.fold` says); when they go forward over
+    it, the reading with the offset before the switch, which lands just after the
+    gap. Memoized: decisions ask for the same few openings and closings again and
+    again."""
+    return datetime.combine(day, wall.replace(fold=0), tzinfo=zone).astimezone(UTC)
 
 
 def next_midnight(at: datetime, zone: ZoneInfo) -> datetime:
