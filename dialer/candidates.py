@@ -16,6 +16,7 @@ number known valid before an unchecked one, mobile before home before work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -37,37 +38,79 @@ from dialer.compliance import (
 )
 from dialer.locality import callee_zones, holiday_dates, years_around
 
-_LEASE = """
+_LEASE_HEAD = """
 SELECT c.id FROM cases c
 WHERE c.client_id = $1 AND c.status = ANY($2::text[])
-  AND (cardinality($3::text[]) = 0 OR c.bucket = ANY($3))
-  AND (cardinality($4::text[]) = 0 OR c.product = ANY($4))
-  AND ($5::numeric IS NULL OR c.balance >= $5)
-  AND ($6::numeric IS NULL OR c.balance <= $6)
-  AND (cardinality($7::text[]) = 0 OR EXISTS (SELECT 1 FROM users u
-       WHERE u.id = c.assigned_agent_id AND u.team = ANY($7)))
-  AND (c.next_action_at IS NULL OR c.next_action_at <= $8)
+  AND (c.next_action_at IS NULL OR c.next_action_at <= $3)
+"""
+_LEASE_TAIL = """
   AND NOT EXISTS (SELECT 1 FROM case_holds h WHERE h.case_id = c.id AND h.released_at IS NULL)
   AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.debtor_id = c.debtor_id
        AND a.ended_at IS NULL)
   AND EXISTS (SELECT 1 FROM phones p LEFT JOIN phone_holdoff o ON o.phone_id = p.id
-       WHERE p.case_id = c.id AND p.party = ANY($9::text[]) AND p.validity <> 'invalid'
-         AND NOT p.do_not_call AND (o.until IS NULL OR o.until <= $8))
+       WHERE p.case_id = c.id AND p.party = ANY($4::text[]) AND p.validity <> 'invalid'
+         AND NOT p.do_not_call AND (o.until IS NULL OR o.until <= $3))
 ORDER BY c.priority DESC, c.days_past_due DESC, c.balance DESC, c.id
-LIMIT $10
+LIMIT $5
 FOR UPDATE OF c SKIP LOCKED
 """
+# Days past due of each bucket (cases.bucket is generated from them): a bucket filter
+# becomes ranges of the lease index's third column, which the scan can use.
+BUCKET_DAYS = {"M0": (0, 0), "M1": (1, 30), "M2": (31, 60), "M3": (61, 90),
+               "M4": (91, 120), "M5": (121, 150), "M6": (151, 180), "M6+": (181, None)}
+
+
+def lease_query(campaign: Campaign, now: datetime, limit: int) -> tuple[str, list[object]]:
+    """The lease's SQL with only the filters the campaign sets (a filter written as
+    `$n IS NULL OR ...` keeps PostgreSQL from using it in the index scan)."""
+    wanted = campaign.settings.case_filter
+    args: list[object] = [campaign.client_id, [str(s) for s in wanted.statuses], now,
+                          sorted(str(p) for p in campaign.settings.parties), limit]
+    where = []
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if wanted.buckets:
+        where.append("(" + " OR ".join(_days(low, high, arg) for low, high in
+                                       _day_ranges(wanted.buckets)) + ")")
+    if wanted.products:
+        where.append(f"c.product = ANY({arg(list(wanted.products))}::text[])")
+    if wanted.balance_min is not None:
+        where.append(f"c.balance >= {arg(wanted.balance_min)}")
+    if wanted.balance_max is not None:
+        where.append(f"c.balance <= {arg(wanted.balance_max)}")
+    if wanted.teams:
+        where.append("EXISTS (SELECT 1 FROM users u WHERE u.id = c.assigned_agent_id"
+                     f" AND u.team = ANY({arg(list(wanted.teams))}::text[]))")
+    extra = "".join(f"  AND {clause}\n" for clause in where)
+    return _LEASE_HEAD + extra + _LEASE_TAIL, args
+
+
+def _day_ranges(buckets: tuple[str, ...]) -> list[tuple[int, int | None]]:
+    """The buckets' day ranges, adjacent ones merged."""
+    merged: list[tuple[int, int | None]] = []
+    for low, high in sorted(BUCKET_DAYS[b] for b in buckets):
+        last = merged[-1] if merged else None
+        if last is not None and last[1] is not None and last[1] + 1 == low:
+            merged[-1] = (last[0], high)
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _days(low: int, high: int | None, arg: Callable[[object], str]) -> str:
+    if high is None:
+        return f"c.days_past_due >= {arg(low)}"
+    return f"c.days_past_due BETWEEN {arg(low)} AND {arg(high)}"
 
 
 async def lease(conn: Db, campaign: Campaign, now: datetime, limit: int) -> list[int]:
     """The ids of up to `limit` cases to call next, locked until the transaction
     ends (call inside one)."""
-    wanted = campaign.settings.case_filter
-    rows = await conn.fetch(
-        _LEASE, campaign.client_id, [str(s) for s in wanted.statuses], list(wanted.buckets),
-        list(wanted.products), wanted.balance_min, wanted.balance_max, list(wanted.teams),
-        now, sorted(str(p) for p in campaign.settings.parties), limit,
-    )
+    query, args = lease_query(campaign, now, limit)
+    rows = await conn.fetch(query, *args)
     return [row["id"] for row in rows]
 
 

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from dialer.campaign import AttemptResult, Campaign
+from dialer.candidates import lease
 from dialer.compliance import (
     CampaignState,
     DialContext,
@@ -213,3 +214,30 @@ async def test_ending_an_attempt_sets_the_next_action_time(
     next_at = await pool.fetchval("SELECT next_action_at FROM cases WHERE id = $1",
                                   made.case_id)
     assert next_at == end + campaign.retry_after(result)
+
+
+async def test_the_case_filter_selects_what_is_leased(pool: asyncpg.Pool) -> None:
+    client = await make_client(pool)
+    made = {}
+    for n, (dpd, balance) in enumerate([(10, "100"), (45, "900"), (75, "5000"), (95, "50"),
+                                        (400, "20000")]):
+        made[dpd] = (await make_case(pool, client, Phone(f"+86138000{n:05d}"), dpd=dpd,
+                                     balance=balance)).case_id
+
+    async def leased(**case_filter: object) -> set[int]:
+        campaign = await make_campaign(pool, client, case_filter=case_filter)
+        async with pool.acquire() as conn, conn.transaction():
+            return set(await lease(conn, campaign, T0, 100))
+
+    assert await leased() == set(made.values())
+    assert await leased(buckets=["M2", "M3"]) == {made[45], made[75]}
+    assert await leased(buckets=["M1", "M6+"]) == {made[10], made[400]}
+    assert await leased(buckets=["M4"], balance_max=40) == set()
+    assert await leased(balance_min=500, balance_max=5000) == {made[45], made[75]}
+    await pool.execute("UPDATE cases SET product = 'personal_loan' WHERE id = $1", made[95])
+    assert await leased(products=["personal_loan"]) == {made[95]}
+    agent = await pool.fetchval(
+        "INSERT INTO users (username, display_name, role, team, password_hash)"
+        " VALUES ('east-1', 'east 1', 'agent', 'east', 'x') RETURNING id")
+    await pool.execute("UPDATE cases SET assigned_agent_id = $1 WHERE id = $2", agent, made[10])
+    assert await leased(teams=["east"]) == {made[10]}
