@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="print the confirmation as JSON")
     imp.add_argument("file")
     serve = sub.add_parser("serve", help="run the service")
-    serve.add_argument("part", nargs="?", default="api", choices=["api"])
+    serve.add_argument("part", nargs="?", default="api", choices=["api", "dialer", "all"])
     call = sub.add_parser("test-call", help="place one test call and report on it")
     call.add_argument("--to", required=True, help="a SIP URI, or a number with --line")
     call.add_argument("--line", help="the registered work line to call through")

@@ -1,32 +1,79 @@
-"""Running the service parts in one process until SIGTERM or SIGINT."""
+"""Running the service parts in one process until SIGTERM or SIGINT.
+
+    callcase serve api       the HTTP API
+    callcase serve dialer    the call path: SIP (work lines and the agents' registrar),
+                             media, recording, routing's dispatcher and the campaign
+                             loop; calls are controlled where their media is
+    callcase serve all       both in one process (one machine, the demo)
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 
+import asyncpg
 from aiohttp import web
+from redis.asyncio import Redis
 
 from api.app import create_app
+from api.callpath import CallPath
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
+PARTS = ("api", "dialer", "all")
 
 
 async def serve(settings: Settings, part: str = "api") -> None:
-    app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
-    await site.start()
-    logger.info("API listening on http://%s:%d", settings.http.host, settings.http.port)
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; one of {', '.join(PARTS)}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        if part in ("api", "all"):
+            await stack.enter_async_context(_api(settings))
+        if part in ("dialer", "all"):
+            path = await stack.enter_async_context(_call_path(settings))
+            running = asyncio.create_task(path.run(), name="call path")
+            stack.push_async_callback(_cancel, running)
+            running.add_done_callback(lambda _: stop.set())
         await stop.wait()
-    finally:
         logger.info("stopping")
+
+
+@contextlib.asynccontextmanager
+async def _api(settings: Settings) -> AsyncIterator[None]:
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    await site.start()
+    logger.info("API listening on http://%s:%d", settings.http.host, settings.http.port)
+    try:
+        yield
+    finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _call_path(settings: Settings) -> AsyncIterator[CallPath]:
+    db = settings.database
+    pool = await asyncpg.create_pool(db.url, min_size=db.min_pool, max_size=db.max_pool)
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        async with CallPath.open(settings, pool, redis) as path:
+            yield path
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    (result,) = await asyncio.gather(task, return_exceptions=True)
+    if isinstance(result, Exception):
+        logger.error("the call path stopped: %r", result)

@@ -77,6 +77,21 @@ class RecordingSettings:
     root: Path = Path("var/recordings")  # finished recordings: <root>/<client>/<date>/
 
 
+DEFAULT_COMPANY, DEFAULT_CALLBACK, DEFAULT_CONTACT = "客户服务中心", "4008000000", "客服"
+
+
+@dataclass(frozen=True, slots=True)
+class DialerSettings:
+    name: str = "dialer-1"  # on every attempt this dialer writes; unique per process
+    tick_ms: int = 1000
+    sip_realm: str = "callcase"  # agents' softphones register with digest in this realm
+    company: str = DEFAULT_COMPANY  # said in the information and voicemail messages
+    callback_number: str = DEFAULT_CALLBACK
+    contact: str = DEFAULT_CONTACT
+    prompt_language: str = "zh"
+    prompts_dir: Path = Path("var/prompts")
+
+
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
@@ -91,6 +106,7 @@ class Settings:
     log: LogSettings
     telephony: TelephonySettings
     recording: RecordingSettings = RecordingSettings()
+    dialer: DialerSettings = DialerSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -125,6 +141,16 @@ class Settings:
             ),
             recording=RecordingSettings(
                 root=Path(reader.text("CALLCASE_RECORDINGS_DIR", "./var/recordings")),
+            ),
+            dialer=DialerSettings(
+                name=reader.text("CALLCASE_DIALER_NAME", "dialer-1"),
+                tick_ms=reader.integer("CALLCASE_DIALER_TICK_MS", 1000, 100, 10_000),
+                sip_realm=reader.text("CALLCASE_SIP_REALM", "callcase"),
+                company=reader.text("CALLCASE_COMPANY_NAME", DEFAULT_COMPANY),
+                callback_number=reader.text("CALLCASE_CALLBACK_NUMBER", DEFAULT_CALLBACK),
+                contact=reader.text("CALLCASE_CONTACT_NAME", DEFAULT_CONTACT),
+                prompt_language=reader.choice("CALLCASE_PROMPT_LANGUAGE", "zh", ("zh", "en")),
+                prompts_dir=Path(reader.text("CALLCASE_PROMPTS_DIR", "./var/prompts")),
             ),
             log=LogSettings(
                 level=reader.choice("CALLCASE_LOG_LEVEL", "INFO", _LOG_LEVELS).upper(),

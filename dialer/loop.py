@@ -1,0 +1,242 @@
+"""The campaign loop: every tick, for each running campaign, how many calls to place
+(pacing), which (the gate), and the calls themselves (`dialer.calls`).
+
+A tick of one campaign: outside the campaign's schedule, nothing. If the recorder
+says a call could not be recorded, nothing either (the check would refuse every
+candidate; the loop says why once instead of writing a refusal per case). Otherwise
+pacing decides from the live capacity (routing's agents, the calls this dialer has
+ringing, the campaign's measured answer rate and handle time, its abandon count
+over the cap's window) and the gate admits that many attempts, each of which runs
+as its own task. A paused or stopped campaign is simply not ticked: its calls in
+progress finish on their own.
+
+Work line channels are counted per dialer process; two dialers sharing a line
+share its channels only as far as the trunk refuses the excess (known limit).
+On start the dialer closes what it left open before (`store.recover`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from dialer import store
+from dialer.calls import CallDeps, Ending, run_attempt
+from dialer.campaign import AttemptResult, Campaign
+from dialer.compliance import (
+    AbandonPeriod,
+    CampaignState,
+    DialContext,
+    Resources,
+    RulePack,
+    pack_named,
+)
+from dialer.gate import Admitted, Gate, LinePicker, admit
+from dialer.pacing import PacingConfig, PacingDecision, PacingLatch, PacingSnapshot, decide
+from dialer.ports import Capacity
+
+logger = logging.getLogger(__name__)
+
+RECOVERY_RETRY = timedelta(hours=1)
+
+
+@dataclass(slots=True)
+class CampaignLive:
+    """What this dialer knows of one campaign between ticks."""
+
+    latch: PacingLatch = field(default_factory=PacingLatch)
+    ringing: dict[int, float] = field(default_factory=dict)  # attempt id -> monotonic start
+    waiting_reason: str = ""
+    last: PacingDecision | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    attempts: int
+    answers: int
+    mean_ring_s: float
+    mean_talk_s: float
+    abandoned: int
+    live: int
+
+
+class Dialer:
+    def __init__(self, deps: CallDeps, *, name: str, pacing: PacingConfig | None = None,
+                 tick_s: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.deps = deps
+        self.name = name
+        self.pacing = pacing or PacingConfig()
+        self.tick_s = tick_s
+        self.monotonic = monotonic
+        self.live: dict[int, CampaignLive] = {}
+        self.in_use: dict[str, int] = {}  # work line -> calls of this dialer on it
+        self.tasks: set[asyncio.Task[Ending]] = set()
+        self._zones: dict[int, tuple[ZoneInfo, str]] = {}
+        deps.on_end = self._ended
+
+    async def recover(self) -> int:
+        closed = await store.recover(self.deps.pool, self.name, now=self.deps.clock(),
+                                     retry_after=RECOVERY_RETRY)
+        if closed:
+            logger.warning("closed %d attempts left open by an earlier run as interrupted",
+                           closed)
+        return closed
+
+    async def run(self) -> None:
+        await self.recover()
+        while True:
+            started = self.monotonic()
+            try:
+                await self.tick()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                logger.error("dialer tick failed, no calls placed this tick: %s", error)
+            await asyncio.sleep(max(0.0, self.tick_s - (self.monotonic() - started)))
+
+    async def tick(self) -> list[Admitted]:
+        placed: list[Admitted] = []
+        for campaign in await store.running_campaigns(self.deps.pool):
+            placed += await self.tick_campaign(campaign)
+        return placed
+
+    async def tick_campaign(self, campaign: Campaign) -> list[Admitted]:
+        live = self.live.setdefault(campaign.id, CampaignLive())
+        now = self.deps.clock()
+        zone, code = await self._client(campaign.client_id)
+        if not campaign.settings.schedule.open_at(now, zone):
+            return self._idle(campaign, live, "outside the campaign's schedule")
+        ready, why = self.deps.recorder.ready()
+        if not ready:
+            return self._idle(campaign, live, f"recorder not ready: {why}")
+        pack = pack_named(campaign.settings.rule_pack)
+        measured = await self._measure(campaign, pack, now, zone)
+        capacity = await self.deps.router.capacity(campaign.settings.queue_id)
+        snapshot = self._snapshot(campaign, live, measured, capacity)
+        decision = decide(snapshot, self.pacing, live.latch)
+        live.latch, live.last = decision.latch, decision
+        if decision.calls <= 0:
+            return []
+        free = self._free_channels(campaign)
+        if not any(free.values()):
+            return self._idle(campaign, live, "no channel free on its registered work lines")
+        gate = Gate(campaign, pack, self.name,
+                    self._context(campaign, measured, decision.agent_guaranteed),
+                    LinePicker(free))
+        admitted = await admit(self.deps.pool, gate, now, decision.calls)
+        for one in admitted:
+            self._start(campaign, one, (campaign.client_id, code))
+        live.waiting_reason = ""
+        return admitted
+
+    def _idle(self, campaign: Campaign, live: CampaignLive, reason: str) -> list[Admitted]:
+        if live.waiting_reason != reason:
+            logger.info("campaign %s places no calls: %s", campaign.id, reason)
+            live.waiting_reason = reason
+        return []
+
+    def _start(self, campaign: Campaign, admitted: Admitted, client: tuple[int, str]) -> None:
+        self.in_use[admitted.work_line] = self.in_use.get(admitted.work_line, 0) + 1
+        self.live[campaign.id].ringing[admitted.attempt_id] = self.monotonic()
+        task = asyncio.create_task(run_attempt(self.deps, campaign, admitted, client),
+                                   name=f"attempt {admitted.attempt_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _ended(self, admitted: Admitted, ending: Ending) -> None:
+        self.in_use[admitted.work_line] -= 1
+        for live in self.live.values():
+            live.ringing.pop(admitted.attempt_id, None)
+
+    def _free_channels(self, campaign: Campaign) -> dict[str, int]:
+        lines = self.deps.control.lines
+        free = {}
+        for name in campaign.settings.work_lines:
+            if name in lines.names:
+                line = lines.get(name)
+                free[name] = max(0, line.max_channels - self.in_use.get(name, 0))
+        return free
+
+    def _context(self, campaign: Campaign, measured: Measured, guaranteed: bool
+                 ) -> Callable[[bool], DialContext]:
+        state = CampaignState(measured.abandoned, measured.live)
+
+        def dial(line_free: bool) -> DialContext:
+            ready, _ = self.deps.recorder.ready()
+            return DialContext(
+                campaign_id=campaign.id, ring_timeout=campaign.settings.ring_timeout,
+                agent_guaranteed=guaranteed, campaign=state,
+                resources=Resources(work_line=line_free, recording=ready),
+            )
+
+        return dial
+
+    def _snapshot(self, campaign: Campaign, live: CampaignLive, m: Measured,
+                  capacity: Capacity) -> PacingSnapshot:
+        now = self.monotonic()
+        cap = Fraction(campaign.settings.max_abandon_rate) or Fraction(1, 1000)
+        return PacingSnapshot(
+            mode=campaign.settings.mode, free_agents=capacity.free,
+            talking=capacity.talking, wrapping_up=capacity.wrapping_up,
+            ringing=tuple(now - start for start in live.ringing.values()),
+            attempts=m.attempts, answers=m.answers, mean_ring_s=m.mean_ring_s,
+            mean_talk_s=m.mean_talk_s, mean_wrap_up_s=capacity.mean_wrap_up_s,
+            abandoned=m.abandoned, live=m.live, abandon_cap=cap,
+        )
+
+    async def _measure(self, campaign: Campaign, pack: RulePack, now: datetime,
+                       zone: ZoneInfo) -> Measured:
+        since = _abandon_window_start(pack, now, zone)
+        row = await self.deps.pool.fetchrow(_MEASURE, campaign.id, since)
+        assert row is not None  # aggregates always give a row
+        return Measured(row["attempts"], row["answers"], row["ring_s"] or 10.0,
+                        row["talk_s"] or 150.0, row["abandoned"], row["live"])
+
+    async def _client(self, client_id: int) -> tuple[ZoneInfo, str]:
+        if client_id not in self._zones:
+            row = await self.deps.pool.fetchrow(
+                "SELECT time_zone, code FROM clients WHERE id = $1", client_id)
+            assert row is not None  # a campaign's client is a foreign key
+            self._zones[client_id] = (ZoneInfo(row["time_zone"]), row["code"])
+        return self._zones[client_id]
+
+    async def close(self) -> None:
+        """Hang up this dialer's calls and wait for their attempts to be closed."""
+        for call in list(self.deps.control.calls.values()):
+            await call.hangup()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _abandon_window_start(pack: RulePack, now: datetime, zone: ZoneInfo) -> datetime:
+    if pack.abandon_period is AbandonPeriod.CALENDAR_DAY:
+        local = now.astimezone(zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return now - timedelta(days=30)
+
+
+# Answer rate and mean times over the campaign's last 500 finished attempts; the
+# abandon counts over the cap's window.
+_MEASURE = f"""
+WITH recent AS (
+    SELECT * FROM attempts WHERE campaign_id = $1 AND ended_at IS NOT NULL
+    ORDER BY id DESC LIMIT 500
+)
+SELECT (SELECT count(*) FROM recent) AS attempts,
+       (SELECT count(*) FROM recent WHERE result IN
+            ('{AttemptResult.CONNECTED}', '{AttemptResult.ABANDONED}',
+             '{AttemptResult.HUNG_UP}')) AS answers,
+       (SELECT avg(extract(epoch FROM answered_at - placed_at)) FROM recent
+            WHERE answered_at IS NOT NULL)::float8 AS ring_s,
+       (SELECT avg(extract(epoch FROM ended_at - answered_at)) FROM recent
+            WHERE result = '{AttemptResult.CONNECTED}')::float8 AS talk_s,
+       (SELECT count(*) FROM attempts WHERE campaign_id = $1 AND placed_at >= $2
+            AND result = '{AttemptResult.ABANDONED}') AS abandoned,
+       (SELECT count(*) FROM attempts WHERE campaign_id = $1 AND placed_at >= $2
+            AND result = '{AttemptResult.CONNECTED}') AS live
+"""

@@ -1,0 +1,121 @@
+"""Recording for the call path: start at the answer, finish and catalogue at hangup.
+
+`CallRecordings` is what the dialer's `CallRecorder` port asks for (wired in `api`):
+`ready()` says whether a call placed now could be recorded (the dialer places no
+call otherwise), `begin(call, subject)` taps the debtor's leg into a new stereo
+recording (channel 1 what we send the debtor: the agent; channel 2 the debtor), and
+the returned recording's `finish()` finalises the file and registers it in the
+catalogue with its checksum. A recording that failed mid-call (disk full) is
+catalogued from what was salvaged, as recovered; when nothing could be salvaged
+the failure is logged and the `.part` file is left to start-up recovery
+(`register_recovered`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Protocol
+
+import asyncpg
+
+from recording import catalog
+from recording.catalog import CallFacts
+from recording.files import RecordingFailed, RecordingResult
+from recording.layout import call_id_of
+from recording.storage import Storage
+from recording.writer import Direction, RecorderPool, Recording
+from telephony.control import CallControl, ControlledCall
+
+logger = logging.getLogger(__name__)
+
+
+class CallSubject(Protocol):
+    """Who a recorded call is about (the dialer's `CallInfo` fits)."""
+
+    @property
+    def attempt_id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int | None: ...
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def client_id(self) -> int: ...
+    @property
+    def client_code(self) -> str: ...
+    @property
+    def answered_at(self) -> datetime: ...
+
+
+class CallRecording:
+    """One call's recording in progress."""
+
+    def __init__(self, owner: CallRecordings, recording: Recording, facts: CallFacts) -> None:
+        self._owner = owner
+        self._recording = recording
+        self.facts = facts
+        self.agent_id: int | None = None
+
+    def note_agent(self, agent_id: int) -> None:
+        self.agent_id = agent_id
+
+    async def finish(self) -> catalog.RecordingRow | None:
+        try:
+            result = await self._recording.finish()
+        except RecordingFailed as failed:
+            logger.error("call %s: %s", self.facts.call_id, failed)
+            if failed.salvaged is None:
+                return None
+            result = failed.salvaged
+        facts = CallFacts(
+            call_id=self.facts.call_id, case_id=self.facts.case_id,
+            client_id=self.facts.client_id, started_at=self.facts.started_at,
+            attempt_id=self.facts.attempt_id, agent_id=self.agent_id,
+            campaign_id=self.facts.campaign_id,
+        )
+        return await self._owner.register(result, facts)
+
+
+class CallRecordings:
+    def __init__(self, recorder: RecorderPool, db: asyncpg.Pool, storage: Storage,
+                 control: CallControl, clock: Callable[[], datetime]) -> None:
+        self.recorder = recorder
+        self.db = db
+        self.storage = storage
+        self.control = control
+        self.clock = clock
+
+    def ready(self) -> tuple[bool, str]:
+        return self.recorder.ready()
+
+    def begin(self, call: ControlledCall, subject: CallSubject) -> CallRecording:
+        recording = self.recorder.record(call.call_id, subject.client_code,
+                                         subject.answered_at, agent=Direction.OUTBOUND)
+        self.control.tap(call, recording)
+        facts = CallFacts(call_id=call.call_id, case_id=subject.case_id,
+                          client_id=subject.client_id, started_at=subject.answered_at,
+                          attempt_id=subject.attempt_id, campaign_id=subject.campaign_id)
+        return CallRecording(self, recording, facts)
+
+    async def register(self, result: RecordingResult, facts: CallFacts
+                       ) -> catalog.RecordingRow:
+        return await catalog.register(self.db, self.storage, result, facts, self.clock())
+
+    async def register_recovered(
+        self, recovered: list[RecordingResult],
+        lookup: Callable[[str], Awaitable[CallFacts | None]],
+    ) -> int:
+        """Catalogue what start-up recovery salvaged, with the facts `lookup` finds
+        for each call id (the dialer's attempt); returns how many were catalogued."""
+        done = 0
+        for result in recovered:
+            call_id = call_id_of(result.path)
+            facts = await lookup(call_id)
+            if facts is None:
+                logger.error("recovered recording of call %s has no attempt; left on disk"
+                             " uncatalogued", call_id)
+                continue
+            await self.register(result, facts)
+            done += 1
+        return done

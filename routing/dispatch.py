@@ -1,0 +1,234 @@
+"""Offering answered calls to agents: reserve, ring the softphone, bridge, wrap up.
+
+`Dispatcher` is what the dialer's `AgentRouter` port asks for (wired in `api`).
+
+    connect(call, queue, info, deadline):
+      reserve the queue's best agent (Lua, atomic)       none free: wait, try again
+      -> the registrar's binding for their extension       none: NoAnswer, next agent
+      -> Offer; INVITE the softphone (ring until the deadline)
+           answered: Answered; bridge the two legs; Connected
+           declined: Rejected; rang out or unreachable: NoAnswer; next agent
+      deadline passed: the reservation is withdrawn (Release); None (abandoned)
+    release(connected): hang up the agent's leg; CallEnded; the wrap-up timer starts
+      and, when it fires, WrapUpTimeout (the agent API sends WrapUpDone earlier when
+      the action code is filed: `wrap_up_done`).
+
+The offer loop waits for an agent by polling the ready set every `POLL_S` while the
+deadline lasts (2 s at most: a subscription would save little). A lost live state
+(Redis flushed or being rebuilt) counts as no agent free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from routing.live import Live, LiveContentionError, LiveStateLost, Reservation
+from routing.service import AgentService
+from routing.state import (
+    AgentState,
+    AgentStateError,
+    Answered,
+    CallEnded,
+    NoAnswer,
+    Offer,
+    Rejected,
+    Release,
+    StateEvent,
+    WrapUpDone,
+    WrapUpTimeout,
+)
+from routing.status import AgentStatus
+from telephony.control import CallControl, ControlledCall
+from telephony.sip.call_state import Outcome
+from telephony.sip.registrar import Registrar
+
+logger = logging.getLogger(__name__)
+
+POLL_S = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    agent_id: int
+    leg: ControlledCall
+    call_id: str  # the debtor's call, as routing knows it
+
+
+class Bridged(Protocol):
+    """A debtor's call bridged to an agent (a `Connected`, as the dialer holds it)."""
+
+    @property
+    def agent_id(self) -> int: ...
+    @property
+    def leg(self) -> ControlledCall: ...
+    @property
+    def call_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    free: int
+    talking: tuple[float, ...] = ()
+    wrapping_up: tuple[float, ...] = ()
+    mean_wrap_up_s: float = 20.0
+
+
+class Dispatcher:
+    def __init__(self, live: Live, service: AgentService, control: CallControl,
+                 registrar: Registrar, clock: Callable[[], datetime],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.live = live
+        self.service = service
+        self.control = control
+        self.registrar = registrar
+        self.clock = clock
+        self.monotonic = monotonic
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.held: dict[str, str] = {}  # agent id -> the debtor call bridged to them
+
+    async def capacity(self, queue_id: int | None) -> Capacity:
+        if queue_id is None:
+            return Capacity(free=0)
+        try:
+            agents = [a for a in await self.live.agents() if str(queue_id) in a.queues]
+        except LiveStateLost:
+            return Capacity(free=0)
+        now = self.clock()
+        free = sum(a.registered and a.view.agent.state is AgentState.IDLE
+                   and a.agent.is_ready(now) and a.agent.status is AgentStatus.AVAILABLE
+                   for a in agents)
+        talking = tuple(0.0 for a in agents if a.agent.state is AgentState.TALKING)
+        wrapping = tuple(_wrap_up_elapsed(a.agent.timers.wrap_up_time.total_seconds(),
+                                          a.wrap_up_until, now)
+                         for a in agents if a.agent.state is AgentState.WRAP_UP)
+        return Capacity(free=free, talking=talking, wrapping_up=wrapping)
+
+    async def connect(self, call: ControlledCall, queue_id: int | None, info: object,
+                      deadline: float) -> Connected | None:
+        """An agent's answered leg for `call` (the caller bridges it), or None by the
+        deadline. Cancelled, it withdraws: a ringing softphone is hung up and the
+        agent released without penalty; an answered one ends as a call."""
+        if queue_id is None:
+            return None
+        until = self.monotonic() + deadline
+        while self.monotonic() < until and call.outcome is None:
+            reservation = await self._reserve(str(queue_id), call.call_id)
+            if reservation is None:
+                await asyncio.sleep(POLL_S)
+                continue
+            try:
+                leg = await self._offer(reservation, until)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._withdraw(reservation))
+                raise
+            if leg is not None:
+                if call.outcome is not None:  # the debtor hung up while the agent answered
+                    await leg.hangup()
+                    await self._event(reservation.agent_id, CallEnded(call.call_id))
+                    return None
+                self.held[reservation.agent_id] = call.call_id
+                return Connected(int(reservation.agent_id), leg, call.call_id)
+        return None
+
+    async def _reserve(self, queue_id: str, call_id: str) -> Reservation | None:
+        try:
+            return await self.live.reserve(queue_id, call_id, self.clock())
+        except (LiveStateLost, LiveContentionError) as error:
+            logger.warning("queue %s: no reservation for call %s: %s", queue_id, call_id, error)
+            return None
+
+    async def _offer(self, reservation: Reservation, until: float) -> ControlledCall | None:
+        """Ring the reserved agent's softphone until `until`; the answered leg, or None
+        (the agent's state records why)."""
+        agent, call_id = reservation.agent_id, reservation.call_id
+        binding = self.registrar.lookup(reservation.extension)
+        if binding is None:
+            await self._event(agent, Offer(call_id))
+            await self._event(agent, NoAnswer(call_id))
+            return None
+        await self._event(agent, Offer(call_id))
+        uri = str(binding.contact)
+        leg = await self.control.originate(uri, uri=uri,
+                                           ring_timeout=max(0.2, until - self.monotonic()))
+        try:
+            answered = await _answered(leg, until - self.monotonic())
+        except asyncio.CancelledError:
+            await asyncio.shield(leg.hangup())
+            raise
+        if answered:
+            await self._event(agent, Answered(call_id))
+            return leg
+        final = await leg.hangup()
+        missed: StateEvent = Rejected(call_id) if final.outcome in (
+            Outcome.REJECTED, Outcome.BUSY) else NoAnswer(call_id)
+        await self._event(agent, missed)
+        return None
+
+    async def _withdraw(self, reservation: Reservation) -> None:
+        """The offer was withdrawn: the agent goes back without penalty (or, if they
+        had answered already, through the end of a call)."""
+        agent, call_id = reservation.agent_id, reservation.call_id
+        if await self._event(agent, Release(call_id)) is None:
+            await self._event(agent, CallEnded(call_id))
+
+    async def release(self, connected: Bridged, *, ended_at: datetime) -> None:
+        if connected.leg.outcome is None:
+            await connected.leg.hangup()
+        agent = str(connected.agent_id)
+        self.held.pop(agent, None)
+        step = await self._event(agent, CallEnded(connected.call_id))
+        until = None if step is None else (await self.live.agent(agent)).wrap_up_until
+        if until is not None:
+            delay = max(0.0, (until - self.clock()).total_seconds())
+            loop = asyncio.get_running_loop()
+            self._timers[connected.call_id] = loop.call_later(
+                delay, self._wrap_up_timeout, agent, connected.call_id)
+
+    async def wrap_up_done(self, agent_id: int, call_id: str) -> None:
+        """The agent filed the call's action code."""
+        timer = self._timers.pop(call_id, None)
+        if timer is not None:
+            timer.cancel()
+        await self._event(str(agent_id), WrapUpDone(call_id))
+
+    def _wrap_up_timeout(self, agent: str, call_id: str) -> None:
+        self._timers.pop(call_id, None)
+        task = asyncio.ensure_future(self._event(agent, WrapUpTimeout(call_id)))
+        task.add_done_callback(lambda done: None)
+
+    async def _event(self, agent: str, event: StateEvent) -> object | None:
+        try:
+            return await self.service.call_event(agent, event)
+        except AgentStateError as error:  # stale: the call moved on meanwhile
+            logger.info("agent %s: %s dropped: %s", agent, type(event).__name__, error)
+            return None
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+
+async def _answered(leg: ControlledCall, within: float) -> bool:
+    try:
+        async with asyncio.timeout(max(0.0, within)):
+            async for event in leg.events():
+                if event.outcome is Outcome.ANSWERED:
+                    return True
+                if event.outcome.final:
+                    return False
+    except TimeoutError:
+        return False
+    return False
+
+
+def _wrap_up_elapsed(wrap_up_s: float, until: datetime | None, now: datetime) -> float:
+    if until is None:
+        return wrap_up_s
+    return max(0.0, wrap_up_s - (until - now).total_seconds())
