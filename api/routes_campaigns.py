@@ -12,7 +12,7 @@ from cases import store as case_store
 from cases.access import check_case_visible, scope_for
 from cases.domain import Role
 from cases.errors import InvalidInput, NotFound
-from dialer import explain
+from dialer import explain, floors
 from dialer import store as dialer_store
 from dialer.campaign import Campaign, Command, parse_settings
 from telephony import store as line_store
@@ -138,3 +138,20 @@ def _campaign_id(request: web.Request) -> int:
     if not raw.isdigit():
         raise InvalidInput("request.bad_param", "campaign_id must be a whole number")
     return int(raw)
+
+
+@routes.get("/clients/{id}/contact-floor")
+@requires(*WATCHERS)
+async def contact_floor(request: web.Request) -> web.Response:
+    """Every assigned, open case of the client against the contact floor; `behind`
+    and `conflict` narrow the list."""
+    client_id = path_id(request)
+    scope = scope_for(current_user(request))
+    if scope.client_id is not None and scope.client_id != client_id:
+        raise NotFound("client.not_found", f"no client {client_id}")
+    standings = await floors.floors(request.app[PG], client_id, now(request))
+    shown = [s for s in standings
+             if (request.query.get("behind") != "true" or s.status.behind)
+             and (request.query.get("conflict") != "true" or s.status.ceiling_conflict)]
+    return web.json_response({"summary": floors.summary(standings),
+                              "cases": [s.as_json() for s in shown]})

@@ -145,3 +145,41 @@ def test_cli_compliance_explain(database_url: str, monkeypatch: pytest.MonkeyPat
     assert debtor["next_permitted_at"] == "2026-03-03T00:00:00+00:00"
     assert main(["compliance", "explain", "--client", "EXPLAINBANK", "NOPE"]) == 1
     assert "no account NOPE" in capsys.readouterr().err
+
+
+async def test_contact_floor_shows_cases_behind_and_blocked(api: ApiClient, world: World) -> None:
+    pool = world.pool
+    a1, a2 = world.cases["A1"], world.cases["A2"]
+    assigned = NOW - timedelta(days=8)
+    await pool.execute("UPDATE cases SET assigned_at = $1 WHERE id = ANY($2::bigint[])",
+                       assigned, [a1, a2])
+    # A2: three attempts in its first week (the floor's first part met); A1: none.
+    phone = await pool.fetchrow("SELECT c.debtor_id, p.id, p.e164 FROM cases c"
+                                " JOIN phones p ON p.case_id = c.id WHERE c.id = $1", a2)
+    assert phone is not None
+    for day in range(3):
+        await pool.execute(
+            "INSERT INTO attempts (case_id, debtor_id, phone_id, number, party, work_line,"
+            " dialer, placed_at, ended_at, result, decision, pack, pack_version) VALUES"
+            " ($1, $2, $3, $4, 'debtor', 'trunk1', 'd', $5, $5, 'no_answer', '{}', 'cn-bank',"
+            " '2026.1')", a2, phone["debtor_id"], phone["id"], phone["e164"],
+            assigned + timedelta(days=day, hours=2))
+    # A1's latest refusal: nothing before a dispute is resolved (no time lifts it).
+    a1_phone = await pool.fetchval("SELECT id FROM phones WHERE case_id = $1 LIMIT 1", a1)
+    await pool.execute("INSERT INTO refusals (case_id, phone_id, at, reasons, decision)"
+                       " VALUES ($1, $2, $3, '{hold.dispute}', '{}')", a1, a1_phone, NOW)
+    response = await api.get(f"/clients/{world.clients['BANKA']}/contact-floor",
+                             headers=world.headers("supervisor"))
+    data = await response.json()
+    by_case = {c["case_id"]: c for c in data["cases"]}
+    assert by_case[a1]["phase"] == "first" and by_case[a1]["behind"] is True
+    assert by_case[a1]["ceiling_conflict"] is True
+    assert by_case[a2]["phase"] == "more" and by_case[a2]["failure_report_due"] is True
+    assert by_case[a2]["behind"] is False and by_case[a2]["needed"] == 2
+    assert data["summary"]["behind"] == 1 and data["summary"]["ceiling_conflict"] == 1
+    behind = await api.get(f"/clients/{world.clients['BANKA']}/contact-floor",
+                           params={"behind": "true"}, headers=world.headers("supervisor"))
+    assert [c["case_id"] for c in (await behind.json())["cases"]] == [a1]
+    other = await api.get(f"/clients/{world.clients['BANKA']}/contact-floor",
+                          headers=world.headers("auditor_b"))
+    assert other.status == 404
