@@ -46,6 +46,7 @@ from telephony.media.engine import MediaEngine
 from telephony.sip.bindings import Binding
 from telephony.sip.registrar import Registrar
 from telephony.sip.ua import UserAgent
+from transcription.queue import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,9 @@ class CallPath:
             recorder = RecorderPool(settings.recording.root)
             recovered = await recorder.start()
             stack.push_async_callback(recorder.close)
-            recordings = CallRecordings(recorder, pool, LocalStorage(settings.recording.root),
-                                        control, clock)
+            recordings = CallRecordings(
+                recorder, pool, LocalStorage(settings.recording.root), control, clock,
+                on_catalogued=lambda row: enqueue(pool, row.id, row.entry.storage_uri))
             live = Live(redis)
             dispatcher = Dispatcher(live, AgentService(pool, live, clock), control, registrar,
                                     clock)

