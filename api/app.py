@@ -21,7 +21,16 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from api import auth, routes_auth, routes_batches, routes_campaigns, routes_cases
+from api import (
+    auth,
+    desk,
+    routes_agents,
+    routes_auth,
+    routes_batches,
+    routes_campaigns,
+    routes_cases,
+    routes_supervisor,
+)
 from api.context import CLOCK, PG, REDIS, REQUEST_ID_KEY, SETTINGS, TOKEN_KEY, USER_KEY, Clock
 from api.errors import error_middleware
 from api.logs import log_context
@@ -60,17 +69,26 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
+def _bearer_token(request: web.Request) -> str:
+    """The Authorization bearer token; a websocket upgrade may send it as ``?token=``
+    instead (browsers cannot set headers on a WebSocket); no other request may."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    query = request.query.get("token", "")
+    if query and request.headers.get("Upgrade", "").lower() == "websocket":
+        return query
+    raise Unauthenticated("auth.required", "send Authorization: Bearer <token>")
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS:
         return await handler(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("auth.required", "send Authorization: Bearer <token>")
-    user = await auth.user_for_token(request.app[PG], token.strip(), request.app[CLOCK]())
+    token = _bearer_token(request)
+    user = await auth.user_for_token(request.app[PG], token, request.app[CLOCK]())
     request[USER_KEY] = user
-    request[TOKEN_KEY] = token.strip()
+    request[TOKEN_KEY] = token
     with log_context(user_id=user.id):
         return await handler(request)
 
@@ -147,4 +165,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_cases.routes)
     app.router.add_routes(routes_campaigns.routes)
     setup_recording_routes(app)
+    desk.setup_routing(app)
+    app.router.add_routes(routes_agents.routes)
+    app.router.add_routes(routes_supervisor.routes)
     return app

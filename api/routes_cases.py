@@ -98,23 +98,33 @@ async def case_actions(request: web.Request) -> web.Response:
     return web.json_response({"items": [action_json(a) for a in items]})
 
 
-@routes.post("/cases/{id}/actions")
-@requires(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
-async def file_action(request: web.Request) -> web.Response:
-    body = await json_body(request)
+def action_key(request: web.Request, body: dict[str, object]) -> str:
+    """The request's Idempotency-Key header (or `idempotency_key`, taken from the body)."""
     key = request.headers.get("Idempotency-Key") or body.pop("idempotency_key", None)
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
         raise InvalidInput("action.idempotency_key",
                            "send an Idempotency-Key header (1-200 characters)")
+    return key
+
+
+def action_request(body: dict[str, object], case_id: int, key: str) -> actions.ActionRequest:
+    """The action a body files: its code and phone taken out, the rest its fields."""
     code, phone_id = body.pop("code", None), body.pop("phone_id", None)
     if not isinstance(code, str):
         raise InvalidInput("action.code", "code is required")
     if phone_id is not None and (not isinstance(phone_id, int) or isinstance(phone_id, bool)):
         raise InvalidInput("action.phone", "phone_id must be a number")
+    return actions.ActionRequest(case_id=case_id, code=code, idempotency_key=key, fields=body,
+                                 phone_id=phone_id)
+
+
+@routes.post("/cases/{id}/actions")
+@requires(Role.ADMIN, Role.SUPERVISOR, Role.AGENT)
+async def file_action(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    key = action_key(request, body)
     filed = await actions.file_action(
-        request.app[PG], actor(request),
-        actions.ActionRequest(case_id=path_id(request), code=code, idempotency_key=key,
-                              fields=body, phone_id=phone_id),
+        request.app[PG], actor(request), action_request(body, path_id(request), key),
         now(request),
     )
     return web.json_response(

@@ -51,8 +51,15 @@ def action_from_row(row: asyncpg.Record) -> Action:
 
 
 async def file_action(
-    pool: asyncpg.Pool, actor: audit.Actor, req: ActionRequest, now: datetime
+    pool: asyncpg.Pool, actor: audit.Actor, req: ActionRequest, now: datetime, *,
+    on_call: bool = False,
 ) -> FiledAction:
+    """File `req` once (a key used before on the case returns that action).
+
+    `on_call`: the caller has checked that the actor holds the call of attempt
+    `req.attempt_id`, which is about this case; an agent may then file on the case
+    though it is not assigned to them (the dialer offers a campaign's calls to any
+    agent of its queue)."""
     user = actor.user
     if user is None or user.role not in FILING_ROLES:
         raise Forbidden("action.role", "your role may not file actions")
@@ -66,7 +73,8 @@ async def file_action(
         )
         if case is None:
             raise NotFound("case.not_found", "no such case")
-        check_case_visible(user, case["client_id"], case["assigned_agent_id"])
+        if not (on_call and req.attempt_id is not None):
+            check_case_visible(user, case["client_id"], case["assigned_agent_id"])
         earlier = await conn.fetchrow(
             "SELECT * FROM actions WHERE case_id = $1 AND idempotency_key = $2",
             req.case_id, req.idempotency_key,
