@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from api import auth, cli_compliance, cli_recordings, cli_transcribe
+from api import auth, cli_compliance, cli_offboard, cli_recordings, cli_simulate, cli_transcribe
 from api.logs import configure_logging
 from api.migrate import ensure_database, migrate
 from api.settings import Settings, SettingsError
@@ -65,6 +65,12 @@ async def cmd_client_add(args: argparse.Namespace, settings: Settings) -> int:
         await conn.close()
     print(f"client {client.code} added (id {client.id}, {client.time_zone}, {client.rule_pack})")
     return 0
+
+
+async def cmd_client(args: argparse.Namespace, settings: Settings) -> int:
+    if args.client_command == "offboard":
+        return await cli_offboard.run(args, settings)
+    return await cmd_client_add(args, settings)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -196,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--region", default="CN", help="default phone region (ISO 3166)")
     add.add_argument("--rule-pack", default="cn-bank")
     add.add_argument("--retention-years", type=int, default=5)
+    cli_offboard.add_parser(client_sub)
     user = sub.add_parser("user", help="manage staff accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     uadd = user_sub.add_parser("add", help="add a user (asks for the password)")
@@ -232,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_compliance.add_parser(sub)
     cli_transcribe.add_parser(sub)
     cli_recordings.add_parser(sub)
+    cli_simulate.add_parser(sub)
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
     demo.add_argument("--workdir", default="var/demo", help="where sample files are written")
@@ -241,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Command] = {
     "migrate": cmd_migrate,
-    "client": cmd_client_add,
+    "client": cmd_client,
     "user": cmd_user_add,
     "line": cmd_line_add,
     "import": cmd_import,
@@ -250,6 +258,7 @@ COMMANDS: dict[str, Command] = {
     "test-call": cmd_test_call,
     "compliance": cli_compliance.run,
     "transcribe": cli_transcribe.run,
+    "simulate": cli_simulate.run,
     "recordings": cli_recordings.run,
 }
 

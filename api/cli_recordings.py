@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from api import cli_archive
 from api.settings import Settings
 from recording import integrity, retention
 from recording.storage import LocalStorage
@@ -29,9 +30,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     expire = recordings_sub.add_parser(
         "retention", help="delete recordings past retention, except those on legal hold")
     expire.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
+    cli_archive.add_parser(recordings_sub)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.recordings_command == "compress":
+        return await cli_archive.run(args, settings)
     pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=2)
     storage = LocalStorage(settings.recording.root)
     try:

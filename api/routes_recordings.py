@@ -4,7 +4,8 @@ Only QA, supervisors, admins and a client's auditors (for that client's recordin
 see recordings. Every request that sends audio writes an audit row first (who, which
 recording, which bytes), so a player seeking through a call leaves one row per range
 it fetched. The ETag is the recording's SHA-256, so ``If-Range`` works and a cached
-range can never belong to other bytes.
+range can never belong to other bytes. A recording archived as FLAC plays as the WAV
+it rebuilds, byte for byte the catalogued one (same size, same ETag).
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from cases import audit
 from cases.access import scope_for
 from cases.domain import Role
 from cases.errors import Conflict, InvalidInput, NotFound
-from recording import catalog
+from recording import archive, catalog
 from recording.byterange import ByteRange, RangeNotSatisfiable, select
 from recording.catalog import RecordingRow
+from recording.flac import ArchiveError
 from recording.lifecycle import CatalogState
 from recording.spans import as_json
-from recording.storage import LocalStorage, Reader, Storage
+from recording.storage import FileStorage, LocalStorage, Reader
 
 logger = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-STORAGE: web.AppKey[Storage] = web.AppKey("recording_storage")
+STORAGE: web.AppKey[FileStorage] = web.AppKey("recording_storage")
 LISTENERS = (Role.ADMIN, Role.SUPERVISOR, Role.QA, Role.CLIENT_AUDITOR)
 HOLDERS = (Role.ADMIN, Role.CLIENT_AUDITOR)
 CHUNK = 64 << 10
@@ -120,7 +122,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     row = await _visible(request)
     if row.state is CatalogState.DELETED:
         raise NotFound("recording.deleted", "the audio of this recording was deleted")
-    reader = await _open(request.app[STORAGE], row)
+    reader = await _open(request, row)
     try:
         chosen = select(request.headers.get(hdrs.RANGE), reader.size,
                         if_range=request.headers.get(hdrs.IF_RANGE),
@@ -132,9 +134,13 @@ async def audio(request: web.Request) -> web.StreamResponse:
         await reader.close()
 
 
-async def _open(storage: Storage, row: RecordingRow) -> Reader:
+async def _open(request: web.Request, row: RecordingRow) -> Reader:
     try:
-        reader = await storage.open(row.entry.storage_uri)
+        reader = await archive.open_audio(request.app[PG], request.app[STORAGE], row)
+    except ArchiveError as exc:
+        logger.error("call_id=%s recording %s: %s", row.entry.call_id, row.id, exc)
+        raise Conflict("recording.audio_changed", "the audio is not the one catalogued; "
+                       "run `callcase recordings verify`", {"recording_id": row.id}) from None
     except FileNotFoundError:
         logger.error("call_id=%s recording %s: audio missing at %s", row.entry.call_id,
                      row.id, row.entry.storage_uri)

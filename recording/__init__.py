@@ -8,4 +8,8 @@ The catalogue: ``catalog`` (register, legal hold), ``integrity`` (verify), ``ret
 (deletion) and ``storage`` (where the bytes live) are the shell; ``chain`` (the
 tamper-evident hashes), ``lifecycle`` (states, retention dates), ``spans`` and
 ``byterange`` (HTTP Range) are pure.
+
+Archiving: ``archive`` (compress to FLAC, playback and proof of archived recordings)
+is the shell, ``flac`` the codec's blocking IO, ``rebuild`` (the original WAV from
+its samples) is pure.
 """

@@ -4,7 +4,9 @@ The date is the UTC date the call started (an aware ``datetime`` is required), s
 layout does not depend on the site's time zone or its changes. While a call is being
 recorded its audio is in ``.<call-id>.wav.part`` in the same directory: hidden, never
 mistaken for a finished recording, and renamed onto the final name in one atomic step
-by the same file system.
+by the same file system. A recording compressed for archiving (:mod:`recording.archive`)
+becomes ``<call-id>.flac`` next to it, written as ``.<call-id>.flac.part`` first
+(:func:`archive_paths`; start-up recovery leaves those alone: they are not WAVs).
 
 Client codes and call ids are made safe as file names by :func:`safe_name`, a
 reversible escape (``%XX`` for every byte outside ``A-Z a-z 0-9 - _``; :func:`unsafe_name`
@@ -23,6 +25,8 @@ from urllib.parse import unquote_to_bytes
 SUFFIX = ".wav"
 PART_PREFIX = "."
 PART_SUFFIX = ".wav.part"
+ARCHIVE_SUFFIX = ".flac"
+ARCHIVE_PART_SUFFIX = ".flac.part"
 MAX_NAME_BYTES = 200  # escaped; leaves room for the part prefix and suffix under 255
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -91,6 +95,15 @@ def final_of_part(part: Path) -> Path:
     if not is_part(part.name):
         raise ValueError(f"{part} is not a temporary recording file")
     return part.with_name(part.name[len(PART_PREFIX) : -len(PART_SUFFIX)] + SUFFIX)
+
+
+def archive_paths(final: Path) -> RecordingPaths:
+    """Where the recording at ``final`` (a ``.wav``) is archived, and its temporary file."""
+    if final.suffix != SUFFIX:
+        raise ValueError(f"{final} is not a recording path")
+    name = final.name[: -len(SUFFIX)]
+    return RecordingPaths(final.with_name(name + ARCHIVE_SUFFIX),
+                          final.with_name(PART_PREFIX + name + ARCHIVE_PART_SUFFIX))
 
 
 def call_id_of(path: Path) -> str:

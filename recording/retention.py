@@ -8,7 +8,9 @@ file that cannot be deleted rolls the transaction back (nothing logged, the row
 unchanged, retried at the next run); a file deleted whose commit is lost is found by
 verification (``file_missing``) and logged as ``file_found = false`` by the next run.
 The row itself stays, with its chained fields, so the chain verifies as before (see
-:mod:`recording.chain`).
+:mod:`recording.chain`). A recording archived as FLAC (:mod:`recording.archive`) loses
+its FLAC: the log names the FLAC's URI (what was deleted) and the chained SHA-256 of
+the recording (what it held).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from datetime import datetime
 
 import asyncpg
 
+from cases.store import Db
+from recording.archive import get_archive
 from recording.catalog import RecordingRow, recording_from_row
 from recording.lifecycle import DELETABLE, CatalogState, DeletionReason, may_delete
 from recording.storage import Storage
@@ -78,10 +82,9 @@ async def delete(
         ends = now if reason is DeletionReason.OFFBOARD else current.entry.retention_until
         if not may_delete(current.state, current.legal_hold is not None, ends, now):
             return None
-        uri = current.entry.storage_uri
         await conn.execute("UPDATE recordings SET state = $2 WHERE id = $1", recording_id,
                            str(CatalogState.DELETED))
-        found = await storage.delete(uri)
+        uri, found = await _delete_files(conn, storage, current)
         await conn.execute(
             "INSERT INTO recording_deletions (recording_id, sha256, storage_uri, reason,"
             " file_found, deleted_at, deleted_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -92,6 +95,16 @@ async def delete(
                 "" if found else ": its file was already gone")
     return Deletion(recording_id, entry.call_id, entry.client_id, entry.sha256, reason, found,
                     now)
+
+
+async def _delete_files(conn: Db, storage: Storage, row: RecordingRow) -> tuple[str, bool]:
+    """Delete the recording's WAV and its archive, if any: the URI of the audio that
+    was deleted (the archive's when archived) and whether it was there."""
+    found = await storage.delete(row.entry.storage_uri)
+    archived = await get_archive(conn, row.id)
+    if archived is None:
+        return row.entry.storage_uri, found
+    return archived.storage_uri, await storage.delete(archived.storage_uri) or found
 
 
 async def _delete_all(

@@ -8,6 +8,8 @@ delete for retention. :class:`LocalStorage` is a file system root laid out as
 
 Methods are coroutines (an object store would do network IO); the local one runs
 its file operations in threads. A missing file raises ``FileNotFoundError``.
+Archiving to FLAC needs the files themselves (libsndfile reads paths):
+:class:`FileStorage`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class Storage(Protocol):
 
     async def delete(self, uri: str) -> bool:
         """Delete durably; ``False`` if there was nothing to delete."""
+
+
+class FileStorage(Storage, Protocol):
+    """A storage whose recordings are files on this machine, as the FLAC codec of
+    archiving needs them (:mod:`recording.archive`); :class:`LocalStorage` is one."""
+
+    def path_of(self, uri: str) -> Path: ...
+
+    def uri_for(self, path: Path) -> str: ...
 
 
 class _FileReader:

@@ -1,0 +1,1 @@
+"""A simulated telephone network for demos and trunk-less trials (``callcase simulate``)."""
