@@ -30,6 +30,7 @@ from api import (
     routes_campaigns,
     routes_cases,
     routes_supervisor,
+    routes_transcripts,
 )
 from api.context import CLOCK, PG, REDIS, REQUEST_ID_KEY, SETTINGS, TOKEN_KEY, USER_KEY, Clock
 from api.errors import error_middleware
@@ -168,4 +169,5 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     desk.setup_routing(app)
     app.router.add_routes(routes_agents.routes)
     app.router.add_routes(routes_supervisor.routes)
+    app.router.add_routes(routes_transcripts.routes)
     return app

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from transcription import queue
+from transcription import qa_store, queue
 from transcription.pipeline import transcribe_file
 from transcription.ports import AudioLocator
 from transcription.recognizer import Recognizer
@@ -75,7 +75,18 @@ async def work_one(pool: asyncpg.Pool, recognizer: Recognizer, locate: AudioLoca
     stored = await queue.complete(pool, job, name, transcript)
     logger.info("job %s (recording %s): done%s", job.id, job.recording_id,
                 "" if stored else ", transcript stored before")
+    await _flag(pool, job)
     return True
+
+
+async def _flag(pool: asyncpg.Pool, job: queue.Job) -> None:
+    """Raise the QA flags of the stored transcript; a failure leaves them to the
+    monthly sampling, which raises every transcript's flags again."""
+    try:
+        await qa_store.refresh_flags(pool, job.recording_id)
+    except (asyncpg.PostgresError, ValueError) as exc:
+        logger.error("job %s (recording %s): QA flags not raised: %s", job.id,
+                     job.recording_id, exc)
 
 
 async def work(recognizer: Recognizer, locate: AudioLocator, name: str,

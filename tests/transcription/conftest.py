@@ -71,3 +71,16 @@ def korean(vosk: recognizer.Recognizer) -> tuple[Call, Transcript]:
 def english(sphinx: recognizer.Recognizer) -> tuple[Call, Transcript]:
     call = load_call("en_call")
     return call, transcribe(call.audio, sphinx)
+
+
+@pytest.fixture(scope="session")
+def flagged_call(sphinx: recognizer.Recognizer) -> tuple[Call, Transcript]:
+    """The English call with a trigger phrase for each content flag."""
+    call = load_call("en_flagged")
+    return call, transcribe(call.audio, sphinx)
+
+
+@pytest.fixture(scope="session")
+def clean_call(sphinx: recognizer.Recognizer) -> tuple[Call, Transcript]:
+    call = load_call("en_clean")
+    return call, transcribe(call.audio, sphinx)
