@@ -173,7 +173,7 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from api.demo import run_demo
 
     await run_demo(settings, workdir=Path(args.workdir), rows=args.rows,
-                   serve_api=not args.no_serve)
+                   serve_api=not args.no_serve, minutes=args.minutes, agents=args.agents)
     return 0
 
 
@@ -243,7 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
     demo.add_argument("--workdir", default="var/demo", help="where sample files are written")
-    demo.add_argument("--no-serve", action="store_true", help="prepare the data and stop")
+    demo.add_argument("--no-serve", action="store_true", help="stop after the day's report")
+    demo.add_argument("--minutes", type=float, default=3.0,
+                      help="how long the campaign dials (0: prepare the data only)")
+    demo.add_argument("--agents", type=int, default=4, help="simulated softphone agents")
     return parser
 
 

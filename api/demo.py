@@ -1,10 +1,12 @@
 """`callcase demo`: the main job, on one machine.
 
-Today: a fresh demo database, a client, one user per role, a generated bank
-batch in UTF-8 and another in GB18030 (with a few bad rows to show rejections),
-imported with the bank's confirmation printed, cases assigned to the agents, and
-the API serving until Ctrl-C. Later parts (dialer, telephony, routing, recording,
-transcription) join as they land.
+A fresh demo database, a client, one user per role and `agents` agents, a
+generated bank batch in UTF-8 and another in GB18030 (with a few bad rows to show
+rejections), imported with the bank's confirmation printed, cases assigned to the
+agents; then a collection day (`api.demo_day`): the simulated carrier, the call
+path, the API and softphone agents run a progressive campaign for `minutes`, the
+recordings are transcribed locally and the day's report is printed; then the API
+keeps serving until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from api import auth
+from api.demo_day import DayPlan, run_day
 from api.migrate import recreate_database
 from api.server import serve
 from api.settings import Settings
+from api.simulate_agents import AgentLogin
 from cases import audit, batches, samplebatch, store
 from cases.domain import Client, Role
 
@@ -49,7 +53,18 @@ def check_demo_database(url: str) -> None:
         )
 
 
-async def prepare(settings: Settings, workdir: Path, rows: int) -> None:
+def agent_logins(count: int) -> tuple[AgentLogin, ...]:
+    return tuple(AgentLogin(f"agent{n}", f"demo-agent{n}-pw", f"{8000 + n}",
+                            f"demo-sip-{8000 + n}-pw") for n in range(1, count + 1))
+
+
+def demo_users(agents: int) -> tuple[tuple[str, Role, str], ...]:
+    others = tuple(u for u in USERS if u[1] is not Role.AGENT)
+    return others + tuple((a.username, Role.AGENT, a.password) for a in agent_logins(agents))
+
+
+async def prepare(settings: Settings, workdir: Path, rows: int, agents: int = 2) -> int:
+    """The demo database; the client's id."""
     check_demo_database(settings.database.url)
     await recreate_database(settings.database.url)
     pool = await asyncpg.create_pool(settings.database.url, min_size=1, max_size=4)
@@ -59,16 +74,18 @@ async def prepare(settings: Settings, workdir: Path, rows: int) -> None:
             time_zone="Asia/Shanghai", default_region="CN", rule_pack="cn-bank",
             retention_years=5,
         )
-        agents = await _add_users(pool, client.id)
+        agent_ids = await _add_users(pool, client.id, demo_users(agents))
         await _import_samples(pool, client, workdir, rows)
-        await _assign(pool, agents)
+        await _assign(pool, agent_ids)
     finally:
         await pool.close()
+    return client.id
 
 
-async def _add_users(pool: asyncpg.Pool, client_id: int) -> list[int]:
+async def _add_users(pool: asyncpg.Pool, client_id: int,
+                     users: tuple[tuple[str, Role, str], ...]) -> list[int]:
     agents = []
-    for username, role, password in USERS:
+    for username, role, password in users:
         user = await store.add_user(pool, store.NewUser(
             username=username, display_name=username, role=role,
             password_hash=auth.hash_password(password),
@@ -111,10 +128,10 @@ async def _assign(pool: asyncpg.Pool, agents: list[int]) -> None:
     )
 
 
-def print_instructions(settings: Settings) -> None:
+def print_instructions(settings: Settings, agents: int) -> None:
     base = f"http://{settings.http.host}:{settings.http.port}"
     print("\nDemo users (username / password):")
-    for username, role, password in USERS:
+    for username, role, password in demo_users(agents):
         print(f"  {username:<11} {password:<20} {role}")
     print(f"""
 The API is at {base} (OpenAPI: {base}/openapi.json). Try:
@@ -127,8 +144,12 @@ Ctrl-C stops it.
 """)
 
 
-async def run_demo(settings: Settings, *, workdir: Path, rows: int, serve_api: bool) -> None:
-    await prepare(settings, workdir, rows)
+async def run_demo(settings: Settings, *, workdir: Path, rows: int, serve_api: bool,
+                   minutes: float = 3.0, agents: int = 4) -> None:
+    client_id = await prepare(settings, workdir, rows, agents)
+    if minutes > 0:
+        plan = DayPlan(minutes=minutes, agents=agent_logins(agents), workdir=workdir)
+        await run_day(settings, plan, client_id)
     if serve_api:
-        print_instructions(settings)
+        print_instructions(settings, agents)
         await serve(settings, "api")

@@ -77,6 +77,7 @@ class CallDeps:
     prompts: Prompts
     clock: Callable[[], datetime]
     on_end: Callable[[Admitted, Ending], None] = field(default=lambda admitted, ending: None)
+    on_answer: Callable[[Admitted], None] = field(default=lambda admitted: None)
 
 
 class AmdTap:
@@ -126,6 +127,7 @@ async def _place(deps: CallDeps, campaign: Campaign, admitted: Admitted,
         return Ending(UNANSWERED.get(final.outcome, AttemptResult.FAILED),
                       f"{final.outcome} {final.status or ''} {final.reason}".strip())
     answered_at = deps.clock()
+    deps.on_answer(admitted)
     await store.mark_answered(deps.pool, admitted.attempt_id, answered_at)
     info = CallInfo(
         attempt_id=admitted.attempt_id, campaign_id=campaign.id, case_id=who.case_id,

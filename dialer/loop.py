@@ -81,6 +81,7 @@ class Dialer:
         self.tasks: set[asyncio.Task[Ending]] = set()
         self._zones: dict[int, tuple[ZoneInfo, str]] = {}
         deps.on_end = self._ended
+        deps.on_answer = self._answered
 
     async def recover(self) -> int:
         closed = await store.recover(self.deps.pool, self.name, now=self.deps.clock(),
@@ -149,10 +150,14 @@ class Dialer:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def _ended(self, admitted: Admitted, ending: Ending) -> None:
-        self.in_use[admitted.work_line] -= 1
+    def _answered(self, admitted: Admitted) -> None:
+        """No longer ringing: pacing counts it among the agents' calls from now."""
         for live in self.live.values():
             live.ringing.pop(admitted.attempt_id, None)
+
+    def _ended(self, admitted: Admitted, ending: Ending) -> None:
+        self.in_use[admitted.work_line] -= 1
+        self._answered(admitted)
 
     def _free_channels(self, campaign: Campaign) -> dict[str, int]:
         lines = self.deps.control.lines
