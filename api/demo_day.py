@@ -26,12 +26,11 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
-from aiohttp import web
 from redis.asyncio import Redis
 
-from api.app import create_app
 from api.callpath import CallPath
 from api.dayreport import day_report
+from api.server import api_site
 from api.settings import Settings
 from api.simulate_agents import AgentLogin, SimulatedAgent
 from dialer.campaign import Command, parse_settings
@@ -99,18 +98,6 @@ async def carrier(workdir: Path) -> AsyncIterator[SimulatedCarrier]:
             yield sim
         finally:
             await sim.close()
-
-
-@contextlib.asynccontextmanager
-async def api_site(settings: Settings, clock: Callable[[], datetime]) -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(settings, clock=clock), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
-    await site.start()
-    try:
-        yield f"http://{settings.http.host}:{settings.http.port}"
-    finally:
-        await runner.cleanup()
 
 
 async def run_day(settings: Settings, plan: DayPlan, client_id: int) -> None:

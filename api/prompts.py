@@ -15,11 +15,11 @@ the dialer does not start: it names the package to install.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import wave
 from pathlib import Path
 
 from dialer.calls import Prompts
+from telephony.simulated.speech import INSTALL_HINT, Speech
 
 VOICES = {"zh": "cmn", "en": "en-us"}
 TEXTS = {
@@ -55,25 +55,24 @@ async def load_prompts(directory: Path, *, company: str, number: str, contact: s
 
 
 async def synthesise(text: str, voice: str, path: Path) -> None:
-    for tool, package in (("espeak-ng", "espeak-ng"), ("sox", "sox")):
-        if shutil.which(tool) is None:
-            raise PromptError(
-                f"{path.name} is missing and {tool} is not installed to make it: install the"
-                f" Debian package {package} (apt-get install {package}), or put a mono 8 kHz"
-                f" 16-bit WAV at {path}")
-    raw = path.with_suffix(".espeak.wav")
-    await _run("espeak-ng", "-v", voice, "-w", str(raw), text)
-    await _run("sox", "-D", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(path))
-    await asyncio.to_thread(raw.unlink)
+    """`text` spoken by espeak-ng into a mono 8 kHz 16-bit WAV at `path`; never the
+    babble `Speech` falls back to: a message the debtor cannot understand is no
+    message."""
+    speech = Speech(path.parent / "synthesised", voice=voice)
+    if speech.missing:
+        raise PromptError(
+            f"{path.name} is missing and {' and '.join(speech.missing)} cannot make it:"
+            f" {INSTALL_HINT}, or put a mono 8 kHz 16-bit WAV at {path}")
+    await speech.prepare([text])
+    await asyncio.to_thread(_write_wav, path, speech.say(text).astype("<i2").tobytes())
 
 
-async def _run(*args: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
-    _, err = await proc.communicate()
-    if proc.returncode != 0:
-        raise PromptError(f"{args[0]} failed ({proc.returncode}): {err.decode()[-300:]}")
+def _write_wav(path: Path, pcm: bytes) -> None:
+    with wave.open(str(path), "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(8000)
+        clip.writeframes(pcm)
 
 
 def read_pcm(path: Path) -> bytes:

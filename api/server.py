@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 import asyncpg
 from aiohttp import web
@@ -25,6 +26,7 @@ from api.settings import Settings
 
 logger = logging.getLogger(__name__)
 PARTS = ("api", "dialer", "all")
+Clock = Callable[[], datetime]
 
 
 async def serve(settings: Settings, part: str = "api") -> None:
@@ -36,7 +38,7 @@ async def serve(settings: Settings, part: str = "api") -> None:
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         if part in ("api", "all"):
-            await stack.enter_async_context(_api(settings))
+            await stack.enter_async_context(api_site(settings))
         if part in ("dialer", "all"):
             path = await stack.enter_async_context(_call_path(settings))
             running = asyncio.create_task(path.run(), name="call path")
@@ -47,14 +49,17 @@ async def serve(settings: Settings, part: str = "api") -> None:
 
 
 @contextlib.asynccontextmanager
-async def _api(settings: Settings) -> AsyncIterator[None]:
-    runner = web.AppRunner(create_app(settings), access_log=None)
+async def api_site(settings: Settings, clock: Clock | None = None) -> AsyncIterator[str]:
+    """The API listening on its address until the context ends; yields its base URL."""
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()
-    logger.info("API listening on http://%s:%d", settings.http.host, settings.http.port)
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    logger.info("API listening on %s", base)
     try:
-        yield
+        yield base
     finally:
         await runner.cleanup()
 

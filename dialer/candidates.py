@@ -174,12 +174,15 @@ def _candidate(row: asyncpg.Record, now: datetime) -> Candidate:
     )
 
 
-_HISTORY = """
+# An attempt as the rules see it: right_party when its action code says so.
+_ATTEMPT = """
 SELECT a.id, a.placed_at, a.case_id, a.debtor_id, a.number, a.party, a.campaign_id,
        a.result, a.answered_at,
        EXISTS (SELECT 1 FROM actions x JOIN action_codes k ON k.code = x.code
                WHERE x.attempt_id = a.id AND k.right_party) AS right_party
 FROM attempts a
+"""
+_HISTORY = _ATTEMPT + """
 WHERE (a.debtor_id = $1 AND a.placed_at >= $3)
    OR (a.number = $2 AND a.placed_at >= $3)
    OR (a.number = $2 AND a.debtor_id = $1 AND $4)
@@ -207,12 +210,8 @@ async def case_attempts(
     return ContactHistory(tuple(_attempt(row) for row in rows))
 
 
-_CASE_ATTEMPTS = """
-SELECT a.id, a.placed_at, a.case_id, a.debtor_id, a.number, a.party, a.campaign_id,
-       a.result, a.answered_at,
-       EXISTS (SELECT 1 FROM actions x JOIN action_codes k ON k.code = x.code
-               WHERE x.attempt_id = a.id AND k.right_party) AS right_party
-FROM attempts a WHERE a.case_id = $1 AND a.placed_at BETWEEN $2 AND $3
+_CASE_ATTEMPTS = _ATTEMPT + """
+WHERE a.case_id = $1 AND a.placed_at BETWEEN $2 AND $3
 ORDER BY a.placed_at
 """
 
