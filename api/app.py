@@ -29,6 +29,7 @@ from api import (
     routes_batches,
     routes_campaigns,
     routes_cases,
+    routes_pci,
     routes_supervisor,
     routes_transcripts,
 )
@@ -168,6 +169,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     setup_recording_routes(app)
     desk.setup_routing(app)
     app.router.add_routes(routes_agents.routes)
+    app.router.add_routes(routes_pci.routes)
     app.router.add_routes(routes_supervisor.routes)
     app.router.add_routes(routes_transcripts.routes)
     return app

@@ -31,6 +31,7 @@ from api.settings import Settings
 from dialer import store as dialer_store
 from dialer.calls import CallDeps
 from dialer.loop import Dialer
+from recording import pci
 from recording.catalog import CallFacts
 from recording.service import CallRecordings
 from recording.storage import LocalStorage
@@ -66,6 +67,7 @@ class CallPath:
     recordings: CallRecordings
     dialer: Dialer
     reconciler: Reconciler
+    redis: Redis
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -100,7 +102,7 @@ class CallPath:
             reconciler = Reconciler(pool, redis, registrar, control.calls, clock,
                                     held=dispatcher.held)
             path = cls(ua, registrar, media, control, live, dispatcher, recordings, dialer,
-                       reconciler)
+                       reconciler, redis)
             registrar.on_binding = path._on_binding
             await recordings.register_recovered(recovered, lambda c: _facts(pool, c))
             await dialer.recover()
@@ -124,6 +126,8 @@ class CallPath:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.dialer.run(), name="dialer")
             group.create_task(self.reconciler.run(), name="routing reconciler")
+            group.create_task(pci.serve(self.redis, self.recordings.active,
+                                        lambda: self.media.clock.ticks), name="PCI pauses")
 
 
 def _log_failure(task: asyncio.Future[bool]) -> None:

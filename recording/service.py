@@ -60,7 +60,15 @@ class CallRecording:
     def note_agent(self, agent_id: int) -> None:
         self.agent_id = agent_id
 
+    def pause(self, at_tick: int) -> None:
+        """PCI: silence both channels from `at_tick` (a card number is read out)."""
+        self._recording.pause(at_tick)
+
+    def resume(self, at_tick: int) -> None:
+        self._recording.resume(at_tick)
+
     async def finish(self) -> catalog.RecordingRow | None:
+        self._owner.active.pop(self.facts.call_id, None)
         try:
             result = await self._recording.finish()
         except RecordingFailed as failed:
@@ -83,6 +91,7 @@ class CallRecordings:
                  on_catalogued: Callable[[catalog.RecordingRow], Awaitable[object]] | None = None,
                  ) -> None:
         self.on_catalogued = on_catalogued  # e.g. enqueue the recording for transcription
+        self.active: dict[str, CallRecording] = {}  # call id -> its recording in progress
         self.recorder = recorder
         self.db = db
         self.storage = storage
@@ -99,7 +108,8 @@ class CallRecordings:
         facts = CallFacts(call_id=call.call_id, case_id=subject.case_id,
                           client_id=subject.client_id, started_at=subject.answered_at,
                           attempt_id=subject.attempt_id, campaign_id=subject.campaign_id)
-        return CallRecording(self, recording, facts)
+        self.active[call.call_id] = CallRecording(self, recording, facts)
+        return self.active[call.call_id]
 
     async def register(self, result: RecordingResult, facts: CallFacts
                        ) -> catalog.RecordingRow:
