@@ -19,7 +19,7 @@ from pathlib import Path
 
 from api.settings import Settings
 from recording.storage import LocalStorage
-from transcription import recognizer, worker
+from transcription import flags, lexicon, recognizer, worker
 from transcription.pipeline import Transcript, transcribe_file
 
 
@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     one.add_argument("file", metavar="FILE.wav")
     one.add_argument("--engine", choices=recognizer.ENGINES)
     one.add_argument("--json", action="store_true", help="print the transcript as JSON")
+    one.add_argument("--action-code", action="append", default=[], metavar="CODE",
+                     help="the call's action code(s), for the flags that depend on them (TPC)")
     many = sub.add_parser("transcribe-worker", help="run the transcription workers")
     many.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     many.add_argument("--engine", choices=recognizer.ENGINES)
@@ -44,7 +46,14 @@ def transcribe_wav(path: Path, engine: str) -> Transcript:
         return transcribe_file(path, loaded)
 
 
-def print_transcript(transcript: Transcript) -> None:
+def call_flags(transcript: Transcript, codes: list[str]) -> list[flags.Flag]:
+    """The QA flags the default lexicon raises on the transcript."""
+    context = flags.CallContext(action_codes=frozenset(codes), duration=transcript.duration)
+    return flags.raise_flags(transcript.words, transcript.redactions, lexicon.default(),
+                             context)
+
+
+def print_transcript(transcript: Transcript, raised: list[flags.Flag]) -> None:
     for turn in transcript.dialogue:
         print(f"[{turn.start:7.2f}-{turn.end:7.2f}] {turn.speaker:<6} {turn.text}")
     m = transcript.metrics
@@ -52,15 +61,20 @@ def print_transcript(transcript: Transcript) -> None:
     print(f"-- {m.duration:.1f} s: talk {talk}; overtalk {m.overtalk:.1f} s, silence "
           f"{m.silence:.1f} s (longest {m.longest_silence:.1f} s), agent talk ratio "
           f"{m.agent_talk_ratio:.2f}; {len(transcript.redactions)} number(s) masked")
+    for flag in raised:
+        print(f"QA flag {flag.kind} [{flag.start:.2f}-{flag.end:.2f}] {flag.speaker}: "
+              f"{flag.text or flag.term}")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """`callcase transcribe`."""
     transcript = await asyncio.to_thread(transcribe_wav, Path(args.file), _engine(args))
+    raised = call_flags(transcript, args.action_code)
     if args.json:
-        print(json.dumps(transcript.as_json(), ensure_ascii=False, indent=2))
+        body = {**transcript.as_json(), "flags": [f.as_json() for f in raised]}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        print_transcript(transcript)
+        print_transcript(transcript, raised)
     return 0
 
 
