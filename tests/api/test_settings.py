@@ -44,3 +44,12 @@ def test_telephony_settings() -> None:
     assert (s.telephony.sip_port, s.telephony.rtp_ports) == (5080, (20000, 20100))
     with pytest.raises(SettingsError, match="CALLCASE_RTP_PORTS"):
         Settings.from_env({"CALLCASE_RTP_PORTS": "30000-20000"})
+
+
+def test_transcription_settings() -> None:
+    default = Settings.from_env({})
+    assert (default.transcription.engine, default.transcription.vosk_model) == ("vosk", None)
+    chosen = Settings.from_env({"CALLCASE_ASR_ENGINE": "pocketsphinx",
+                                "CALLCASE_VOSK_MODEL": "/srv/models/vosk-cn"})
+    assert chosen.transcription.engine == "pocketsphinx"
+    assert chosen.transcription.vosk_model == "/srv/models/vosk-cn"
