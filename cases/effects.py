@@ -5,7 +5,7 @@ Rules:
 - the code's required fields must all be present and well-formed
   (`amount` > 0 with at most 2 decimals, `due_date` not in the past in the
   debtor's zone and at most 90 days ahead, `callback_at` in the future,
-  `statement` and `note` non-empty);
+  `statement` and `note` non-empty, `approval_id` the number of a request);
 - a case on hold or in legal review keeps that status: only the bank's
   resolution lifts a hold, so a later contact code cannot clear it;
 - a closed or paid case accepts no more actions;
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from cases.domain import ActionCode, CaseStatus
 from cases.errors import Conflict, InvalidInput
 
-KNOWN_FIELDS = ("amount", "due_date", "callback_at", "statement", "note")
+KNOWN_FIELDS = ("amount", "due_date", "callback_at", "statement", "note", "approval_id")
 MAX_PROMISE_DAYS = 90
 _AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
 _STICKY = frozenset({CaseStatus.ON_HOLD, CaseStatus.LEGAL})
@@ -42,6 +42,7 @@ class ActionFields:
     callback_at: datetime | None = None
     statement: str | None = None
     note: str | None = None
+    approval_id: int | None = None
 
     def as_json(self) -> dict[str, str]:
         return {name: _json_value(getattr(self, name)) for name in KNOWN_FIELDS
@@ -141,12 +142,20 @@ def _parse_text(value: object, now: datetime, zone: ZoneInfo) -> str:
     return text
 
 
+def _parse_approval_id(value: object, now: datetime, zone: ZoneInfo) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError("must be the number of an approved request, like 42")
+    return int(text)
+
+
 _PARSERS = {
     "amount": _parse_amount,
     "due_date": _parse_due_date,
     "callback_at": _parse_callback_at,
     "statement": _parse_text,
     "note": _parse_text,
+    "approval_id": _parse_approval_id,
 }
 
 
