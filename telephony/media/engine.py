@@ -29,6 +29,7 @@ from telephony.media.clock import MediaClock
 from telephony.media.g711 import CODECS
 from telephony.media.histogram import LatencySummary
 from telephony.media.inbound import Address
+from telephony.media.monitor import HEARS, Leg, MonitorMode
 from telephony.media.ports import PortAllocator, PortsExhaustedError
 from telephony.media.stream import Direction, RtpStream, SilenceMode, StreamStats
 
@@ -78,6 +79,7 @@ class MediaEngine:
         self._streams: dict[int, RtpStream] = {}
         self._order: list[RtpStream] = []
         self._closed_totals = (0, 0, 0)
+        self._monitors: dict[int, dict[Leg, RtpStream]] = {}  # by the supervisor's port
         self._started = False
 
     @property
@@ -149,6 +151,7 @@ class MediaEngine:
             return
         del self._streams[stream.port]
         self._order = [each for each in self._order if each is not stream]
+        self._end_monitors_of(stream)
         if stream.bridged_to is not None:
             self.unbridge(stream)
         stats = stream.stats()
@@ -176,11 +179,52 @@ class MediaEngine:
         a._bridge, b._bridge = b, a
 
     def unbridge(self, stream: RtpStream) -> None:
-        """Both legs go back to their clip or silence."""
+        """Both legs go back to their clip or silence (a monitor of the call ends)."""
+        self._end_monitors_of(stream)
         peer = stream.bridged_to
         stream._bridge = None
         if peer is not None:
             peer._bridge = None
+
+    def monitor(self, agent: RtpStream, debtor: RtpStream, supervisor: RtpStream,
+                mode: MonitorMode) -> None:
+        """From the next tick, ``supervisor`` monitors the bridged call of ``agent`` and
+        ``debtor`` in ``mode`` (see :mod:`telephony.media.monitor`); call again with
+        another mode to switch. One supervisor per call."""
+        for stream in (agent, debtor, supervisor):
+            if self._streams.get(stream.port) is not stream:
+                raise ValueError(f"stream on port {stream.port} is not open on this engine")
+        if agent.bridged_to is not debtor:
+            raise ValueError("the agent and debtor legs are not bridged to each other")
+        if supervisor.bridged_to is not None or supervisor in (agent, debtor):
+            raise ValueError("the supervisor's leg must be a leg of its own")
+        for port, legs in self._monitors.items():
+            if port != supervisor.port and legs[Leg.DEBTOR] in (agent, debtor):
+                raise ValueError("another supervisor is monitoring this call")
+        legs = {Leg.AGENT: agent, Leg.DEBTOR: debtor, Leg.SUPERVISOR: supervisor}
+        for leg, stream in legs.items():
+            sources = tuple(legs[heard] for heard in HEARS[MonitorMode(mode)][leg])
+            stream._mix = () if sources == (stream.bridged_to,) else sources
+        self._monitors[supervisor.port] = legs
+
+    def end_monitor(self, supervisor: RtpStream) -> None:
+        """The supervisor leaves: the call goes back to a plain bridge."""
+        legs = self._monitors.pop(supervisor.port, None)
+        if legs is not None and legs[Leg.SUPERVISOR] is supervisor:
+            for stream in legs.values():
+                stream._mix = ()
+
+    def monitored_by(self, stream: RtpStream) -> RtpStream | None:
+        """The supervisor's leg monitoring the call ``stream`` is a leg of, if any."""
+        for legs in self._monitors.values():
+            if stream in legs.values():
+                return legs[Leg.SUPERVISOR]
+        return None
+
+    def _end_monitors_of(self, stream: RtpStream) -> None:
+        supervisor = self.monitored_by(stream)
+        if supervisor is not None:
+            self.end_monitor(supervisor)
 
     async def wait_ticks(self, count: int = 1) -> int:
         return await self.clock.wait_ticks(count)

@@ -12,8 +12,10 @@ What goes out on a tick, first match wins:
    ``recvonly``/``inactive``) or no remote address is known;
 2. the next packet of a pending :meth:`send_dtmf`;
 3. the next frame of the playing clip (:meth:`play`);
-4. the bridged peer's inbound frame: its payload as is when both use the same codec,
-   else decoded and re-encoded; nothing arrived, fall through;
+4. while a supervisor monitors the call (:mod:`telephony.media.monitor`), the mix
+   of the inbound frames of the legs this one hears; else the bridged peer's inbound
+   frame: its payload as is when both use the same codec, else decoded and
+   re-encoded; nothing arrived, fall through;
 5. G.711 silence (``SilenceMode.SEND``, keeps NAT bindings and the far end's latching
    alive), or nothing (``SilenceMode.SUPPRESS``).
 
@@ -37,6 +39,7 @@ from telephony.media.dtmf import DtmfDigit
 from telephony.media.g711 import CODECS, G711, Pcm
 from telephony.media.inbound import Address, Inbound
 from telephony.media.jitter import JitterBuffer
+from telephony.media.monitor import mix
 from telephony.media.rtp import RtpPacket, RtpSender
 from telephony.media.sources import AudioFrame, DtmfSend, Playback, as_pcm
 from telephony.media.taps import Tap, deliver
@@ -109,6 +112,7 @@ class RtpStream(asyncio.DatagramProtocol):
         self._socket: socket.socket | None = None
         self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._bridge: RtpStream | None = None
+        self._mix: tuple[RtpStream, ...] = ()
         self._playback: Playback | None = None
         self._dtmf_out: deque[DtmfSend] = deque()
         self._taps: list[Tap] = []
@@ -278,6 +282,7 @@ class RtpStream(asyncio.DatagramProtocol):
             self._dtmf_out.popleft().finish(False)
         self._taps = []
         self._bridge = None
+        self._mix = ()
         self._in_packet = None
         self._out_frame = None
         self._socket = None
@@ -313,9 +318,12 @@ class RtpStream(asyncio.DatagramProtocol):
             if not playback.done():
                 return playback.next_frame(self.codec)
             self._playback = None
-        peer = self._bridge
-        if peer is not None:
-            frame = self._bridged_frame(peer)
+        if self._mix:
+            frame = self._mixed_frame(self._mix)
+            if frame is not None:
+                return frame
+        elif self._bridge is not None:
+            frame = self._bridged_frame(self._bridge)
             if frame is not None:
                 return frame
         return self._silence if self.silence is SilenceMode.SEND else None
@@ -328,6 +336,14 @@ class RtpStream(asyncio.DatagramProtocol):
             return packet.payload, peer._in_pcm
         pcm = peer.inbound_pcm()
         return None if pcm is None else (self.codec.encode(pcm), None)
+
+    def _mixed_frame(self, sources: tuple[RtpStream, ...]) -> AudioFrame | None:
+        heard = [pcm for pcm in (source.inbound_pcm() for source in sources)
+                 if pcm is not None]
+        if not heard:
+            return None
+        pcm = heard[0] if len(heard) == 1 else _read_only(mix(heard))
+        return self.codec.encode(pcm), pcm
 
     def _feed_taps(self, tick: int) -> None:
         frame = self._out_frame
