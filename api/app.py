@@ -29,7 +29,9 @@ from api import (
     routes_batches,
     routes_campaigns,
     routes_cases,
+    routes_monitor,
     routes_pci,
+    routes_roster,
     routes_supervisor,
     routes_transcripts,
 )
@@ -171,5 +173,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_agents.routes)
     app.router.add_routes(routes_pci.routes)
     app.router.add_routes(routes_supervisor.routes)
+    app.router.add_routes(routes_monitor.routes)
+    app.router.add_routes(routes_roster.routes)
     app.router.add_routes(routes_transcripts.routes)
     return app

@@ -36,8 +36,10 @@ from recording.catalog import CallFacts
 from recording.service import CallRecordings
 from recording.storage import LocalStorage
 from recording.writer import RecorderPool
+from routing import monitoring
 from routing.dispatch import Dispatcher
 from routing.live import Live
+from routing.monitoring import Monitors
 from routing.rebuild import Reconciler, rebuild
 from routing.service import AgentService
 from routing.store import PgCredentials
@@ -68,6 +70,7 @@ class CallPath:
     dialer: Dialer
     reconciler: Reconciler
     redis: Redis
+    monitors: Monitors
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -96,13 +99,15 @@ class CallPath:
             dispatcher = Dispatcher(live, AgentService(pool, live, clock), control, registrar,
                                     clock)
             stack.callback(dispatcher.close)
+            monitors = Monitors(control, registrar)
+            stack.push_async_callback(monitors.close)
             deps = CallDeps(pool=pool, control=control, router=dispatcher, recorder=recordings,
                             prompts=prompts, clock=clock)
             dialer = Dialer(deps, name=dial.name, tick_s=dial.tick_ms / 1000)
             reconciler = Reconciler(pool, redis, registrar, control.calls, clock,
                                     held=dispatcher.held)
             path = cls(ua, registrar, media, control, live, dispatcher, recordings, dialer,
-                       reconciler, redis)
+                       reconciler, redis, monitors)
             registrar.on_binding = path._on_binding
             await recordings.register_recovered(recovered, lambda c: _facts(pool, c))
             await dialer.recover()
@@ -128,6 +133,8 @@ class CallPath:
             group.create_task(self.reconciler.run(), name="routing reconciler")
             group.create_task(pci.serve(self.redis, self.recordings.active,
                                         lambda: self.media.clock.ticks), name="PCI pauses")
+            group.create_task(monitoring.serve(self.redis, self.monitors),
+                              name="supervisor monitoring")
 
 
 def _log_failure(task: asyncio.Future[bool]) -> None:

@@ -11,7 +11,7 @@ snapshot first: ``{"kind": "snapshot", "at", "agents": [...], "queues": {id:
 figures}, "campaigns": {id: figures of the day}}`` (`api.wallboard`), then routing's
 ``agent`` and ``queue`` events as routing publishes them, and a new snapshot after a
 rebuild of the live state or when the socket had to resynchronise
-(`api.event_feed`). Listening in, whispering and barging in are not here.
+(`api.event_feed`). Listening in, whispering and barging in: `api.routes_monitor`.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ callcase:routing:queue:<id>:ready      zset    agents the queue may offer a call
                                                best first (`routing.placement`)
 callcase:routing:queue:<id>:waiting    zset    call id -> waiting since (µs)
 callcase:routing:events                channel supervisors' feed (JSON)
+callcase:roster:changed                string  agents or queues changed in PostgreSQL
+                                               since the last rebuild; outside the
+                                               namespace so that a rebuild running
+                                               meanwhile does not erase it unread
 =====================================  ======  =======================================
 """
 
@@ -36,6 +40,7 @@ EXTENSIONS = NAMESPACE + "extensions"
 CALLS = NAMESPACE + "calls"
 QUEUES = NAMESPACE + "queues"
 EVENTS = NAMESPACE + "events"
+ROSTER_CHANGED = "callcase:roster:changed"
 
 
 def agent(agent_id: str) -> str:

@@ -104,6 +104,14 @@ class Live:
     async def is_built(self) -> bool:
         return bool(await self.redis.exists(keys.EPOCH))
 
+    async def roster_changed(self) -> None:
+        """Agents or queues changed in PostgreSQL: the next reconcile rebuilds."""
+        await self.redis.set(keys.ROSTER_CHANGED, "1")
+
+    async def take_roster_change(self) -> bool:
+        """Whether the roster changed since this was last asked (and forget it)."""
+        return await self.redis.getdel(keys.ROSTER_CHANGED) is not None
+
     # Reading.
 
     async def agent(self, agent_id: str) -> LiveAgent:

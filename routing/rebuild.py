@@ -20,9 +20,10 @@ state. Steps:
    definitions, set a new epoch. Publish ``{"kind": "rebuilt"}`` for supervisors.
 
 `reconcile` rebuilds when the epoch key is missing (a FLUSHDB, an eviction, a
-rebuild that died half-way), and otherwise corrects registration flags that differ
-from the registrar's bindings; `Reconciler.run` calls it every `interval` seconds
-(at most 60) until cancelled.
+rebuild that died half-way) or when the API marked the roster changed (an agent or
+queue was added or changed: seen within one reconcile interval), and otherwise
+corrects registration flags that differ from the registrar's bindings;
+`Reconciler.run` calls it every `interval` seconds (at most 60) until cancelled.
 """
 
 from __future__ import annotations
@@ -203,10 +204,17 @@ async def reconcile(
     db: asyncpg.Pool, redis: Redis, registrations: Registrations, live_calls: LiveCalls,
     now: datetime, held: HeldCalls | None = None,
 ) -> RebuildReport | None:  # fmt: skip
-    """Rebuild if the live state is missing (the epoch key is gone); else None, after
-    correcting registration flags that differ from the registrar's bindings (a
-    binding that expired without the registrar's hook firing)."""
+    """Rebuild if the live state is missing (the epoch key is gone) or agents or queues
+    changed since the last rebuild; else None, after correcting registration flags
+    that differ from the registrar's bindings (a binding that expired without the
+    registrar's hook firing)."""
     live = Live(redis)
+    if await live.take_roster_change():
+        logger.info("agents or queues changed: rebuilding routing's live state")
+        report = await rebuild(db, redis, registrations, live_calls, now, held)
+        if report is None:  # another rebuild holds the lock: ask again next time
+            await live.roster_changed()
+        return report
     if await live.is_built():
         await sync_registrations(live, registrations, now)
         return None

@@ -75,8 +75,8 @@ def sip_ha1(extension: str, realm: str, password: str) -> str:
 
 
 class PgCredentials:
-    """The registrar's `CredentialStore`: the HA1 of an active agent's extension in
-    this realm (an HA1 made for another realm cannot verify here: None)."""
+    """The registrar's `CredentialStore`: the HA1 of an active agent's or supervisor's
+    extension in this realm (an HA1 made for another realm cannot verify here: None)."""
 
     def __init__(self, db: Db, realm: str) -> None:
         self.db, self.realm = db, realm
@@ -84,7 +84,9 @@ class PgCredentials:
     async def ha1_for(self, extension: str) -> str | None:
         found: str | None = await self.db.fetchval(
             "SELECT a.sip_ha1 FROM agents a JOIN users u ON u.id = a.user_id"
-            " WHERE a.extension = $1 AND a.sip_realm = $2 AND u.active",
+            " WHERE a.extension = $1 AND a.sip_realm = $2 AND u.active"
+            " UNION ALL SELECT p.sip_ha1 FROM supervisor_phones p JOIN users u"
+            " ON u.id = p.user_id WHERE p.extension = $1 AND p.sip_realm = $2 AND u.active",
             extension, self.realm,
         )  # fmt: skip
         return found
@@ -176,7 +178,8 @@ async def _write(conn: Conn, what: str, sql: str, *args: object) -> None:
     try:
         await conn.execute(sql, *args)
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"{what}.exists", f"{what} already exists ({exc.constraint_name})") from exc
+        why = exc.constraint_name or str(exc)
+        raise Conflict(f"{what}.exists", f"{what} already exists ({why})") from exc
     except asyncpg.CheckViolationError as exc:
         raise InvalidInput(f"{what}.invalid", f"invalid {what}: {exc.constraint_name}") from exc
     except asyncpg.ForeignKeyViolationError as exc:
@@ -189,6 +192,36 @@ async def _set_skills(conn: Conn, user_id: int, skills: Mapping[str, int]) -> No
         await _write(conn, "agent_skill",
                      "INSERT INTO agent_skills (agent_id, skill, level) VALUES ($1, $2, $3)",
                      user_id, skill, level)  # fmt: skip
+
+
+# Supervisors' softphones.
+
+SUPERVISOR_ROLES = ("supervisor", "admin")
+
+
+async def set_supervisor_phone(
+    pool: asyncpg.Pool, user_id: int, extension: str, password: str, realm: str
+) -> None:
+    """Give a supervisor (or admin) a softphone extension, or a new one."""
+    digest = sip_ha1(extension, realm, password)
+    async with pool.acquire() as conn, conn.transaction():
+        role = await conn.fetchval("SELECT role FROM users WHERE id = $1", user_id)
+        if role is None:
+            raise NotFound("user.not_found", f"no user {user_id}")
+        if role not in SUPERVISOR_ROLES:
+            raise InvalidInput("phone.not_supervisor", f"user {user_id} is not a supervisor")
+        await _write(conn, "supervisor_phone", (
+            "INSERT INTO supervisor_phones (user_id, extension, sip_realm, sip_ha1)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET"
+            " extension = EXCLUDED.extension, sip_realm = EXCLUDED.sip_realm,"
+            " sip_ha1 = EXCLUDED.sip_ha1"
+        ), user_id, extension, realm, digest)  # fmt: skip
+
+
+async def supervisor_extension(db: Db, user_id: int) -> str | None:
+    found: str | None = await db.fetchval(
+        "SELECT extension FROM supervisor_phones WHERE user_id = $1", user_id)
+    return found
 
 
 # Queues and members.
