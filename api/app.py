@@ -24,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from api import (
     auth,
     desk,
+    routes_agent_dial,
     routes_agents,
     routes_auth,
     routes_batches,
@@ -171,6 +172,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     setup_recording_routes(app)
     desk.setup_routing(app)
     app.router.add_routes(routes_agents.routes)
+    app.router.add_routes(routes_agent_dial.routes)
     app.router.add_routes(routes_pci.routes)
     app.router.add_routes(routes_supervisor.routes)
     app.router.add_routes(routes_monitor.routes)

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 
 from api.prompts import load_prompts
 from api.settings import Settings
+from dialer import dial_requests
 from dialer import store as dialer_store
 from dialer.calls import CallDeps
 from dialer.loop import Dialer
@@ -135,6 +136,9 @@ class CallPath:
                                         lambda: self.media.clock.ticks), name="PCI pauses")
             group.create_task(monitoring.serve(self.redis, self.monitors),
                               name="supervisor monitoring")
+            group.create_task(dial_requests.serve(
+                self.redis, lambda extension: self.registrar.lookup(extension) is not None,
+                self.dialer.dial_for_agent), name="agents' dial requests")
 
 
 def _log_failure(task: asyncio.Future[bool]) -> None:

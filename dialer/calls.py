@@ -209,7 +209,7 @@ async def _bridge_or_abandon(deps: CallDeps, call: ControlledCall, connected: Co
         return Ending(AttemptResult.ABANDONED, f"no agent {AGENT_DEADLINE:g} s after the greeting",
                       amd=verdict)
     deps.control.bridge(call, connected.leg)
-    return await _talk(deps, call, connected, verdict)
+    return await talk(deps, call, connected, verdict)
 
 
 def agent_deadline(verdict: AmdResult | None, config: AmdConfig = AMD) -> float:
@@ -251,7 +251,7 @@ async def _say(control: CallControl, call: ControlledCall, audio: bytes) -> None
     ended.cancel()
 
 
-async def _talk(deps: CallDeps, call: ControlledCall, connected: Connected,
+async def talk(deps: CallDeps, call: ControlledCall, connected: Connected,
                 verdict: AmdResult | None) -> Ending:
     debtor = asyncio.ensure_future(call.finished())
     agent = asyncio.ensure_future(connected.leg.finished())

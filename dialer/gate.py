@@ -94,7 +94,7 @@ async def _admit_case(
         who = facts.candidate
         if not _worth_trying(gate, facts, now):
             continue
-        if not await _lock(conn, who):
+        if not await lock_contact(conn, who):
             return None
         decision = await decide(conn, who, gate.pack, now, gate.dial(gate.lines.available()))
         if decision.allowed:
@@ -109,7 +109,7 @@ def _worth_trying(gate: Gate, facts: PhoneFacts, now: datetime) -> bool:
     return not facts.invalid and not held and party in gate.campaign.settings.parties
 
 
-async def _lock(conn: Conn, who: Candidate) -> bool:
+async def lock_contact(conn: Conn, who: Candidate) -> bool:
     """Both locks or neither (a transaction lock stays until commit, so a failed
     second attempt leaves the first held: harmless, the case is skipped)."""
     got = await conn.fetchval(

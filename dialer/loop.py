@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from dialer import store
+from dialer.agent_dial import DialRequest, NotDialed, admit_one, find_campaign, run_agent_attempt
 from dialer.calls import CallDeps, Ending, run_attempt
 from dialer.campaign import AttemptResult, Campaign
 from dialer.compliance import (
@@ -135,6 +136,33 @@ class Dialer:
             self._start(campaign, one, (campaign.client_id, code))
         live.waiting_reason = ""
         return admitted
+
+    async def dial_for_agent(self, request: DialRequest) -> dict[str, object]:
+        """An agent dials a case (`dialer.agent_dial`): the attempt and call id once
+        admitted (the agent's softphone then rings), or why nothing is dialled."""
+        campaign = await find_campaign(self.deps.pool, request)
+        if campaign is None:
+            return NotDialed("you are in no running campaign of this case's bank").as_json()
+        free = self._free_channels(campaign)
+        if not any(free.values()):
+            return NotDialed("no channel free on the campaign's work lines").as_json()
+        ready, _ = self.deps.recorder.ready()  # not ready: the check refuses, and says so
+        found = await admit_one(self.deps.pool, campaign, request, LinePicker(free), self.name,
+                                self.deps.clock(), recording=ready)
+        if isinstance(found, NotDialed):
+            return found.as_json()
+        _, code = await self._client(campaign.client_id)
+        call_id = self.deps.control.new_call_id()
+        self.in_use[found.work_line] = self.in_use.get(found.work_line, 0) + 1
+        task = asyncio.create_task(
+            run_agent_attempt(self.deps, campaign, found, (campaign.client_id, code),
+                              request.agent_id, call_id),
+            name=f"attempt {found.attempt_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return {"ok": True, "attempt_id": found.attempt_id, "call_id": call_id,
+                "campaign_id": campaign.id, "phone_id": found.candidate.phone_id,
+                "state": "ringing_agent"}
 
     def _idle(self, campaign: Campaign, live: CampaignLive, reason: str) -> list[Admitted]:
         if live.waiting_reason != reason:

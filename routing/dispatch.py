@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from cases.errors import NotFound
 from routing.live import Live, LiveContentionError, LiveStateLost, Reservation
 from routing.service import AgentService
 from routing.state import (
@@ -39,6 +40,7 @@ from routing.state import (
     Offer,
     Rejected,
     Release,
+    Reserve,
     StateEvent,
     WrapUpDone,
     WrapUpTimeout,
@@ -135,6 +137,30 @@ class Dispatcher:
                 self.held[reservation.agent_id] = call.call_id
                 return Connected(int(reservation.agent_id), leg, call.call_id)
         return None
+
+    async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
+        """The agent dials themselves (a preview or manual call): reserve that agent
+        for `call_id`, ring their softphone and return the answered leg; else why not.
+        The reservation is the agent state machine's (`Reserve`, check-and-set), so
+        a queue reservation racing it finds the agent taken, or takes it first."""
+        agent = str(agent_id)
+        try:
+            live = await self.live.agent(agent)
+            if not live.registered:
+                return "your softphone is not registered"
+            await self.service.call_event(agent, Reserve(call_id))
+        except (LiveStateLost, LiveContentionError) as error:
+            return f"routing is not ready: {error}"
+        except NotFound:
+            return "you are not in routing's live state (not an agent, or not logged in yet)"
+        except AgentStateError as error:
+            return f"you cannot take a call now: {error}"
+        reservation = Reservation("", call_id, agent, live.extension, live.version + 1)
+        leg = await self._offer(reservation, self.monotonic() + ring_s)
+        if leg is None:
+            return "your softphone did not answer"
+        self.held[agent] = call_id
+        return Connected(agent_id, leg, call_id)
 
     async def _reserve(self, queue_id: str, call_id: str) -> Reservation | None:
         try:

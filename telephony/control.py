@@ -129,8 +129,11 @@ class CallControl:
         self._watchers: set[asyncio.Task[None]] = set()
 
     async def originate(self, to: str, *, line: str | None = None, uri: str | None = None,
-                        ring_timeout: float = 30.0) -> ControlledCall:
+                        ring_timeout: float = 30.0, call_id: str | None = None
+                        ) -> ControlledCall:
         """Call `to` (a phone number) through work line `line`, or call SIP `uri` directly.
+        `call_id`: one from `new_call_id()`, when the call must be named before it is
+        placed (an agent rung first for the call they are about to make).
 
         Raises `LineRefused` for a line that is not a registered, active work line.
         """
@@ -147,7 +150,7 @@ class CallControl:
         try:
             sdp = offer(self.media_host, stream.port, session_id=secrets.randbelow(2**31))
             sip = self.ua.invite(target, bytes(sdp), from_uri=caller,
-                                 ring_timeout=ring_timeout, credentials=login)
+                                 ring_timeout=ring_timeout, credentials=login, call_id=call_id)
         except BaseException:  # a bad URI: nothing was sent; give the port back
             await self.media.close_stream(stream)
             raise
@@ -207,6 +210,9 @@ class CallControl:
                 call._done.set_result(outcome)
         logger.info("call %s ended: %s %s", call.call_id, outcome.outcome,
                     outcome.status or "")
+
+    def new_call_id(self) -> str:
+        return self.ua.new_call_id()
 
     def bridge(self, a: ControlledCall, b: ControlledCall) -> None:
         self.media.bridge(a.stream, b.stream)

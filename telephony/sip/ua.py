@@ -86,6 +86,9 @@ class UserAgent:
             task.cancel()
         self.endpoint.close()
 
+    def new_call_id(self) -> str:
+        return f"{secrets.token_hex(12)}@{self.endpoint.address[0]}"
+
     def invite(
         self,
         target: SipUri | str,
@@ -97,16 +100,18 @@ class UserAgent:
         destination: Address | None = None,
         display_name: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
+        call_id: str | None = None,
     ) -> OutgoingCall:
         """Place a call with our SDP offer; progress and outcome come as events.
-        ``destination`` defaults to the target's host and port (an IP literal)."""
+        ``destination`` defaults to the target's host and port (an IP literal);
+        ``call_id`` one made with `new_call_id` (when it must be known beforehand)."""
         uri = SipUri.parse(target) if isinstance(target, str) else target
         caller = SipUri.parse(from_uri) if isinstance(from_uri, str) else from_uri
         endpoint = self.endpoint
         request = build_request(
             "INVITE", uri, via=endpoint.new_via(),
             from_=NameAddr(caller, display_name).with_tag(new_tag()), to=NameAddr(uri),
-            call_id=f"{secrets.token_hex(12)}@{endpoint.address[0]}", cseq=1,
+            call_id=call_id or self.new_call_id(), cseq=1,
             headers=[("Contact", str(endpoint.contact(self.user))), ("Allow", ALLOW),
                      ("Content-Type", "application/sdp"), *headers],
             body=sdp_offer,
