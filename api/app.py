@@ -26,6 +26,7 @@ from api import (
     desk,
     routes_agent_dial,
     routes_agents,
+    routes_approvals,
     routes_auth,
     routes_batches,
     routes_campaigns,
@@ -168,6 +169,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_auth.routes)
     app.router.add_routes(routes_batches.routes)
     app.router.add_routes(routes_cases.routes)
+    app.router.add_routes(routes_approvals.routes)
     app.router.add_routes(routes_campaigns.routes)
     setup_recording_routes(app)
     desk.setup_routing(app)

@@ -74,7 +74,8 @@ def action_code_json(c: ActionCode) -> dict[str, object]:
             "status_after": c.status_after and str(c.status_after),
             "retry_after_hours": c.retry_after_hours, "hold_reason": c.hold_reason,
             "creates_promise": c.creates_promise, "invalidates_phone": c.invalidates_phone,
-            "field_visit": c.field_visit, "notify_client": c.notify_client}
+            "field_visit": c.field_visit, "notify_client": c.notify_client,
+            "needs_approval": c.needs_approval}
 
 
 def action_json(a: Action) -> dict[str, object]:

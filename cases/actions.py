@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from cases import audit, store
+from cases import approvals, audit, store
 from cases.access import check_case_visible
 from cases.domain import Action, ActionCode, CaseStatus, Role
 from cases.effects import ActionFields, CaseEffect, parse_fields, plan_effect
@@ -96,6 +96,8 @@ async def file_action(
             other_reachable_phones=others,
         )
         action = await _insert_action(conn, actor, req, fields, effect, now)
+        await approvals.consume(conn, case_id=req.case_id, code=code, fields=fields,
+                                action_id=action.id, now=now)
         await _apply(conn, action, case["client_id"], effect, actor, now)
         await audit.record(
             conn, actor, "action.file", record_type="case", record_id=req.case_id,

@@ -187,6 +187,7 @@ class ActionCode:
     invalidates_phone: bool
     field_visit: bool
     notify_client: str | None
+    needs_approval: str | None = None  # kind of approved request filing it needs, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,6 +249,7 @@ def code_from_row(row: asyncpg.Record) -> ActionCode:
         retry_after_hours=row["retry_after_hours"], hold_reason=row["hold_reason"],
         creates_promise=row["creates_promise"], invalidates_phone=row["invalidates_phone"],
         field_visit=row["field_visit"], notify_client=row["notify_client"],
+        needs_approval=row["needs_approval"],
     )
 
 
