@@ -1,5 +1,10 @@
 """An agent dials a case assigned to them, from the desk (manual or preview dial).
 
+`POST /agent/preview/next` (``{"campaign_id"?}``) hands the agent the next case of
+their running preview campaign (`dialer.preview`): the case, as `GET /cases/{id}`
+shows it to them, which becomes theirs if nobody had it; ``{"case": null}`` when no
+case is left to read now. Audited as ``case.preview``.
+
 `POST /agent/dial` with ``{"case_id", "phone_id"?, "campaign_id"?}`` asks the call
 path holding the agent's softphone (`dialer.dial_requests`) to run the case through
 the compliance check and, when a phone is allowed, to ring the agent's softphone
@@ -13,12 +18,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.context import PG, REDIS, actor, current_user, json_body, requires
+from api.context import PG, REDIS, actor, current_user, json_body, now, requires
+from api.views import case_detail_json
 from cases import audit, store
 from cases.access import check_case_visible
 from cases.domain import Role
 from cases.errors import Conflict, InvalidInput
-from dialer import dial_requests
+from dialer import dial_requests, preview
 from dialer.agent_dial import DialRequest
 
 routes = web.RouteTableDef()
@@ -32,6 +38,23 @@ def _id(body: dict[str, object], name: str, *, required: bool = False) -> int | 
         raise InvalidInput("request.bad_field", f"{name} must be a positive number",
                            {name: "invalid" if value is not None else "required"})
     return value
+
+
+@routes.post("/agent/preview/next")
+@requires(Role.AGENT)
+async def preview_next(request: web.Request) -> web.Response:
+    body = await json_body(request) if request.can_read_body else {}
+    user, pool = current_user(request), request.app[PG]
+    found = await preview.next_case(pool, user.id, now(request), _id(body, "campaign_id"))
+    if found is None:
+        return web.json_response({"case": None, "why": "no case of your preview campaigns"
+                                  " is left to read now"})
+    detail = await store.get_case(pool, found.case_id)
+    await audit.record(pool, actor(request), "case.preview", record_type="case",
+                       record_id=found.case_id, client_id=detail.summary.client_id,
+                       details={"campaign_id": found.campaign.id})
+    return web.json_response({"campaign_id": found.campaign.id,
+                              "case": case_detail_json(detail, reveal_id=False)})
 
 
 @routes.post("/agent/dial")

@@ -54,15 +54,21 @@ ORDER BY c.priority DESC, c.days_past_due DESC, c.balance DESC, c.id
 LIMIT $5
 FOR UPDATE OF c SKIP LOCKED
 """
+# A case an agent previewed (and dialled or skipped) is not offered again this soon.
+PREVIEW_COOLDOWN = timedelta(minutes=30)
 # Days past due of each bucket (cases.bucket is generated from them): a bucket filter
 # becomes ranges of the lease index's third column, which the scan can use.
 BUCKET_DAYS = {"M0": (0, 0), "M1": (1, 30), "M2": (31, 60), "M3": (61, 90),
                "M4": (91, 120), "M5": (121, 150), "M6": (151, 180), "M6+": (181, None)}
 
 
-def lease_query(campaign: Campaign, now: datetime, limit: int) -> tuple[str, list[object]]:
+def lease_query(campaign: Campaign, now: datetime, limit: int, *,
+                for_agent: int | None = None) -> tuple[str, list[object]]:
     """The lease's SQL with only the filters the campaign sets (a filter written as
-    `$n IS NULL OR ...` keeps PostgreSQL from using it in the index scan)."""
+    `$n IS NULL OR ...` keeps PostgreSQL from using it in the index scan).
+
+    `for_agent`: a preview for that agent: only cases assigned to them or to nobody,
+    and none previewed in the last `PREVIEW_COOLDOWN` (by anyone)."""
     wanted = campaign.settings.case_filter
     args: list[object] = [campaign.client_id, [str(s) for s in wanted.statuses], now,
                           sorted(str(p) for p in campaign.settings.parties), limit]
@@ -84,6 +90,10 @@ def lease_query(campaign: Campaign, now: datetime, limit: int) -> tuple[str, lis
     if wanted.teams:
         where.append("EXISTS (SELECT 1 FROM users u WHERE u.id = c.assigned_agent_id"
                      f" AND u.team = ANY({arg(list(wanted.teams))}::text[]))")
+    if for_agent is not None:
+        where.append(f"(c.assigned_agent_id IS NULL OR c.assigned_agent_id = {arg(for_agent)})")
+        where.append("NOT EXISTS (SELECT 1 FROM previews v WHERE v.case_id = c.id"
+                     f" AND v.at > {arg(now - PREVIEW_COOLDOWN)})")
     extra = "".join(f"  AND {clause}\n" for clause in where)
     return _LEASE_HEAD + extra + _LEASE_TAIL, args
 
