@@ -69,15 +69,30 @@ def lease_query(campaign: Campaign, now: datetime, limit: int, *,
 
     `for_agent`: a preview for that agent: only cases assigned to them or to nobody,
     and none previewed in the last `PREVIEW_COOLDOWN` (by anyone)."""
-    wanted = campaign.settings.case_filter
-    args: list[object] = [campaign.client_id, [str(s) for s in wanted.statuses], now,
+    args: list[object] = [campaign.client_id, [str(s) for s in wanted_statuses(campaign)], now,
                           sorted(str(p) for p in campaign.settings.parties), limit]
-    where = []
 
     def arg(value: object) -> str:
         args.append(value)
         return f"${len(args)}"
 
+    where = _filters(campaign, arg)
+    if for_agent is not None:
+        where.append(f"(c.assigned_agent_id IS NULL OR c.assigned_agent_id = {arg(for_agent)})")
+        where.append("NOT EXISTS (SELECT 1 FROM previews v WHERE v.case_id = c.id"
+                     f" AND v.at > {arg(now - PREVIEW_COOLDOWN)})")
+    extra = "".join(f"  AND {clause}\n" for clause in where)
+    return _LEASE_HEAD + extra + _LEASE_TAIL, args
+
+
+def wanted_statuses(campaign: Campaign) -> tuple[str, ...]:
+    return tuple(str(s) for s in campaign.settings.case_filter.statuses)
+
+
+def _filters(campaign: Campaign, arg: Callable[[object], str]) -> list[str]:
+    """The campaign's case filter as SQL conditions on ``c`` (cases)."""
+    wanted = campaign.settings.case_filter
+    where = []
     if wanted.buckets:
         where.append("(" + " OR ".join(_days(low, high, arg) for low, high in
                                        _day_ranges(wanted.buckets)) + ")")
@@ -90,12 +105,28 @@ def lease_query(campaign: Campaign, now: datetime, limit: int, *,
     if wanted.teams:
         where.append("EXISTS (SELECT 1 FROM users u WHERE u.id = c.assigned_agent_id"
                      f" AND u.team = ANY({arg(list(wanted.teams))}::text[]))")
-    if for_agent is not None:
-        where.append(f"(c.assigned_agent_id IS NULL OR c.assigned_agent_id = {arg(for_agent)})")
-        where.append("NOT EXISTS (SELECT 1 FROM previews v WHERE v.case_id = c.id"
-                     f" AND v.at > {arg(now - PREVIEW_COOLDOWN)})")
-    extra = "".join(f"  AND {clause}\n" for clause in where)
-    return _LEASE_HEAD + extra + _LEASE_TAIL, args
+    return where
+
+
+async def any_left(conn: Db, campaign: Campaign) -> bool:
+    """Whether the campaign still has a case it could call some day: in its filter,
+    in a status it calls, with a phone of its parties not invalid nor on the
+    do-not-call list (a hold, a next action time or a refusal may lift later)."""
+    args: list[object] = [campaign.client_id, list(wanted_statuses(campaign)),
+                          sorted(str(p) for p in campaign.settings.parties)]
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    extra = "".join(f" AND {clause}" for clause in _filters(campaign, arg))
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM cases c WHERE c.client_id = $1"
+        " AND c.status = ANY($2::text[])" + extra +
+        " AND EXISTS (SELECT 1 FROM phones p WHERE p.case_id = c.id"
+        " AND p.party = ANY($3::text[]) AND p.validity <> 'invalid' AND NOT p.do_not_call))",
+        *args)
+    return bool(found)
 
 
 def _day_ranges(buckets: tuple[str, ...]) -> list[tuple[int, int | None]]:

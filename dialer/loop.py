@@ -8,7 +8,9 @@ pacing decides from the live capacity (routing's agents, the calls this dialer h
 ringing, the campaign's measured answer rate and handle time, its abandon count
 over the cap's window) and the gate admits that many attempts, each of which runs
 as its own task. A paused or stopped campaign is simply not ticked: its calls in
-progress finish on their own.
+progress finish on their own. A running campaign that admits nothing and has no
+case it could ever call (`candidates.any_left`: none in its filter and statuses
+with a phone it may use) is moved to ``finished`` (checked at most once a minute).
 
 Work line channels are counted per dialer process; two dialers sharing a line
 share its channels only as far as the trunk refuses the excess (known limit).
@@ -31,7 +33,8 @@ import asyncpg
 from dialer import store
 from dialer.agent_dial import DialRequest, NotDialed, admit_one, find_campaign, run_agent_attempt
 from dialer.calls import CallDeps, Ending, run_attempt
-from dialer.campaign import AttemptResult, Campaign
+from dialer.campaign import AttemptResult, Campaign, Command
+from dialer.candidates import any_left
 from dialer.compliance import (
     AbandonPeriod,
     CampaignState,
@@ -47,6 +50,7 @@ from dialer.ports import Capacity
 logger = logging.getLogger(__name__)
 
 RECOVERY_RETRY = timedelta(hours=1)
+FINISH_CHECK_S = 60.0
 
 
 @dataclass(slots=True)
@@ -57,6 +61,7 @@ class CampaignLive:
     ringing: dict[int, float] = field(default_factory=dict)  # attempt id -> monotonic start
     waiting_reason: str = ""
     last: PacingDecision | None = None
+    left_checked: float | None = None  # monotonic time of the last "anything left?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +140,22 @@ class Dialer:
         for one in admitted:
             self._start(campaign, one, (campaign.client_id, code))
         live.waiting_reason = ""
+        if not admitted:
+            await self._finish_if_done(campaign, live)
         return admitted
+
+    async def _finish_if_done(self, campaign: Campaign, live: CampaignLive) -> None:
+        """At most once a minute while it admits nothing: a campaign with no case it
+        could ever call, and no call of its own in progress, is finished."""
+        at = self.monotonic()
+        if live.left_checked is not None and at - live.left_checked < FINISH_CHECK_S:
+            return
+        live.left_checked = at
+        if live.ringing or await any_left(self.deps.pool, campaign):
+            return
+        await store.command_campaign(self.deps.pool, campaign.id, Command.FINISH,
+                                     now=self.deps.clock())
+        logger.info("campaign %s finished: no case in it may ever be called", campaign.id)
 
     async def dial_for_agent(self, request: DialRequest) -> dict[str, object]:
         """An agent dials a case (`dialer.agent_dial`): the attempt and call id once
