@@ -31,15 +31,18 @@ from api import (
     routes_batches,
     routes_campaigns,
     routes_cases,
+    routes_client,
     routes_monitor,
     routes_pci,
     routes_roster,
     routes_supervisor,
     routes_transcripts,
+    webhooks,
 )
 from api.context import CLOCK, PG, REDIS, REQUEST_ID_KEY, SETTINGS, TOKEN_KEY, USER_KEY, Clock
 from api.errors import error_middleware
 from api.logs import log_context
+from api.routes_field_visits import setup_field_visit_routes
 from api.routes_recordings import setup_recording_routes
 from api.settings import Settings
 from cases.errors import Unauthenticated
@@ -172,6 +175,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_approvals.routes)
     app.router.add_routes(routes_campaigns.routes)
     setup_recording_routes(app)
+    setup_field_visit_routes(app)
     desk.setup_routing(app)
     app.router.add_routes(routes_agents.routes)
     app.router.add_routes(routes_agent_dial.routes)
@@ -180,4 +184,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_monitor.routes)
     app.router.add_routes(routes_roster.routes)
     app.router.add_routes(routes_transcripts.routes)
+    app.router.add_routes(routes_client.routes)
+    app.cleanup_ctx.append(webhooks.delivery_worker)
     return app

@@ -22,6 +22,7 @@ import asyncpg
 
 from api import offboard
 from api.settings import Settings
+from cases.field_visits import EvidenceStore
 from recording.storage import LocalStorage
 
 HELP = ("end a client's contract: export all its data, delete the recordings, pseudonymise"
@@ -48,8 +49,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.confirm:
             print_plan(await offboard.plan(pool, args.code), args.export_dir)
             return 0
+        evidence = EvidenceStore(settings.evidence.root, settings.evidence.max_mb << 20)
         done = await offboard.offboard(pool, LocalStorage(settings.recording.root), args.code,
-                                       args.export_dir, datetime.now(UTC))
+                                       args.export_dir, datetime.now(UTC), evidence)
     finally:
         await pool.close()
     return print_done(done)

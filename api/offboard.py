@@ -50,6 +50,7 @@ from api import offboard_erase, offboard_export
 from cases import audit, store
 from cases.domain import Client
 from cases.errors import Conflict
+from cases.field_visits import EvidenceStore
 from recording import retention
 from recording.chain import GENESIS
 from recording.files import sync_directory
@@ -122,7 +123,7 @@ async def chain_head(db: asyncpg.Pool) -> certificate.ChainHead:
 
 
 async def offboard(pool: asyncpg.Pool, storage: FileStorage, code: str, export_dir: Path,
-                   now: datetime) -> Offboarding:
+                   now: datetime, evidence: EvidenceStore | None = None) -> Offboarding:
     """Export, delete, pseudonymise, certify; see the module docstring."""
     planned = await plan(pool, code)
     client = planned.client
@@ -134,12 +135,31 @@ async def offboard(pool: asyncpg.Pool, storage: FileStorage, code: str, export_d
     logger.info("client %s exported to %s: %s", client.code, export_dir, exported.rows)
     deletions = await retention.offboard_client(pool, storage, client.id, now)
     erased = await offboard_erase.erase(pool, client.id, now)
+    if evidence is not None:
+        erased.counts["evidence_files"] = await delete_evidence(pool, evidence, client.id,
+                                                                erased.held_cases)
     logger.info("client %s: %d recordings deleted, %s pseudonymised", client.code,
                 len(deletions.deleted), erased.counts)
     facts = await _facts(pool, planned, exported, deletions, erased, before, now)
     sha256 = await asyncio.to_thread(_write_certificate, export_dir, facts)
     await _audit(pool, facts, sha256)
     return Offboarding(planned, exported, deletions, erased, facts, sha256)
+
+
+async def delete_evidence(pool: asyncpg.Pool, evidence: EvidenceStore, client_id: int,
+                          held_cases: tuple[int, ...]) -> int:
+    """Delete the files of the client's field-visit evidence (but on cases kept for a
+    legal hold); the rows stay with their SHA-256, their file names erased."""
+    rows = await pool.fetch(
+        "SELECT e.id, e.stored_path FROM field_visit_evidence e"
+        " JOIN field_visit_requests v ON v.id = e.visit_id JOIN cases c ON c.id = v.case_id"
+        " WHERE c.client_id = $1 AND NOT c.id = ANY($2)"
+        " AND e.file_name <> 'deleted at offboarding'", client_id, list(held_cases))
+    for row in rows:
+        await asyncio.to_thread(evidence.path_of(row["stored_path"]).unlink, missing_ok=True)
+        await pool.execute("UPDATE field_visit_evidence SET file_name = 'deleted at offboarding'"
+                           " WHERE id = $1", row["id"])
+    return len(rows)
 
 
 async def _audit(pool: asyncpg.Pool, facts: certificate.Facts, sha256: str) -> None:

@@ -17,7 +17,11 @@ contact is replaced or erased:
   this erasure, and only this, for a client with a ``client_offboardings`` row, which
   is written first in the same transaction (``api/migrations/0003_offboarding.sql``);
 - holds' notes and the free text in notifications to the bank erased; account numbers
-  quoted in batch rejections erased;
+  quoted in batch rejections erased; the debtors' statements and the bank's notes on
+  disputes erased, the bank's webhook deactivated; the reasons, descriptions and
+  decision notes of approval requests, and field visits' addresses, result notes and
+  cancel reasons replaced by ``erased at offboarding`` (the evidence files of the
+  visits are deleted by `api.offboard`);
 - transcripts (and their jobs) of the recordings deleted, when installed;
 - the client's auditor accounts deactivated and their sessions revoked (staff of the
   bank, kept by name: the audit log names them).
@@ -81,6 +85,34 @@ STEPS: tuple[Step, ...] = (
         UPDATE client_notifications n SET payload = n.payload - 'statement' - 'note'
         WHERE n.client_id = $1 AND NOT coalesce(n.case_id = ANY($2), false)
           AND n.payload ?| ARRAY['statement', 'note']""", "client_notifications"),
+    Step("disputes", """
+        UPDATE disputes d SET statement = NULL, note = NULL
+        WHERE d.client_id = $1 AND NOT d.case_id = ANY($2)
+          AND (d.statement IS NOT NULL OR d.note IS NOT NULL)""", "disputes"),
+    Step("webhooks", """
+        UPDATE client_webhooks SET active = false WHERE client_id = $1 AND active""",
+         "client_webhooks", ("client",)),
+    Step("approval_texts", """
+        UPDATE approval_requests a SET reason = 'erased at offboarding',
+               description = CASE WHEN description IS NULL THEN NULL
+                                  ELSE 'erased at offboarding' END,
+               decision_note = CASE WHEN decision_note IS NULL THEN NULL
+                                    ELSE 'erased at offboarding' END
+        WHERE a.client_id = $1 AND NOT a.case_id = ANY($2)
+          AND a.reason <> 'erased at offboarding'""", "approval_requests"),
+    Step("field_visits", """
+        UPDATE field_visit_requests v SET
+               address = CASE WHEN address IS NULL THEN NULL ELSE 'erased at offboarding' END,
+               result_notes = CASE WHEN result_notes IS NULL THEN NULL
+                                   ELSE 'erased at offboarding' END,
+               cancel_reason = CASE WHEN cancel_reason IS NULL THEN NULL
+                                    ELSE 'erased at offboarding' END
+        FROM cases c WHERE c.id = v.case_id AND c.client_id = $1 AND NOT c.id = ANY($2)
+          AND (v.address IS DISTINCT FROM 'erased at offboarding' AND v.address IS NOT NULL
+               OR v.result_notes IS DISTINCT FROM 'erased at offboarding'
+                  AND v.result_notes IS NOT NULL
+               OR v.cancel_reason IS DISTINCT FROM 'erased at offboarding'
+                  AND v.cancel_reason IS NOT NULL)""", "field_visit_requests"),
     Step("batch_rejections", """
         UPDATE batch_rejections r SET account_no = NULL FROM batches b
         WHERE b.id = r.batch_id AND b.client_id = $1 AND r.account_no IS NOT NULL""",

@@ -86,6 +86,24 @@ SHEETS: tuple[Sheet, ...] = (
                h.placed_by, h.released_at, h.released_by
         FROM case_holds h JOIN cases c ON c.id = h.case_id
         WHERE c.client_id = $1 ORDER BY h.id"""),
+    Sheet("disputes", "disputes", """
+        SELECT d.id AS dispute_id, d.case_id, c.account_no, d.action_id, d.kind,
+               d.statement, d.status, d.opened_at, d.opened_by, d.resolution,
+               d.old_balance, d.new_balance, d.resolved_by, d.resolved_at, d.note
+        FROM disputes d JOIN cases c ON c.id = d.case_id
+        WHERE d.client_id = $1 ORDER BY d.id"""),
+    Sheet("approvals", "approval_requests", """
+        SELECT a.id AS approval_id, a.case_id, c.account_no, a.kind, a.status, a.reason,
+               a.description, a.requested_by, a.requested_at, a.decided_by, a.decided_at,
+               a.decision_note, a.expires_at, a.used_by_action_id
+        FROM approval_requests a JOIN cases c ON c.id = a.case_id
+        WHERE a.client_id = $1 ORDER BY a.id"""),
+    Sheet("field_visits", "field_visit_requests", """
+        SELECT v.id AS visit_id, v.case_id, c.account_no, v.reason, v.status, v.planned_for,
+               v.address, v.collector_a, v.collector_b, v.result, v.result_notes,
+               v.visited_at, v.closed_at, v.cancel_reason, v.created_at
+        FROM field_visit_requests v JOIN cases c ON c.id = v.case_id
+        WHERE c.client_id = $1 ORDER BY v.id"""),
     Sheet("attempts", "attempts", """
         SELECT t.id AS attempt_id, t.case_id, c.account_no, t.campaign_id, t.phone_id,
                t.number, t.party, t.agent_id, t.work_line, t.call_id, t.placed_at,

@@ -77,6 +77,12 @@ class RecordingSettings:
     root: Path = Path("var/recordings")  # finished recordings: <root>/<client>/<date>/
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceSettings:
+    root: Path = Path("var/evidence")  # field visits' photos, recordings, signed reports
+    max_mb: int = 64  # the largest evidence file accepted
+
+
 DEFAULT_COMPANY, DEFAULT_CALLBACK, DEFAULT_CONTACT = "客户服务中心", "4008000000", "客服"
 
 
@@ -112,6 +118,7 @@ class Settings:
     log: LogSettings
     telephony: TelephonySettings
     recording: RecordingSettings = RecordingSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     dialer: DialerSettings = DialerSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
 
@@ -148,6 +155,10 @@ class Settings:
             ),
             recording=RecordingSettings(
                 root=Path(reader.text("CALLCASE_RECORDINGS_DIR", "./var/recordings")),
+            ),
+            evidence=EvidenceSettings(
+                root=Path(reader.text("CALLCASE_EVIDENCE_DIR", "./var/evidence")),
+                max_mb=reader.integer("CALLCASE_EVIDENCE_MAX_MB", 64, 1, 2000),
             ),
             dialer=DialerSettings(
                 name=reader.text("CALLCASE_DIALER_NAME", "dialer-1"),

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from cases import approvals, audit, store
+from cases import approvals, audit, disputes, store
 from cases.access import check_case_visible
 from cases.domain import Action, ActionCode, CaseStatus, Role
 from cases.effects import ActionFields, CaseEffect, parse_fields, plan_effect
@@ -175,15 +175,26 @@ async def _apply(
             " VALUES ($1, $2, $3, $4)", action.case_id, action.id, effect.field_visit_reason,
             now,
         )
+    dispute_id = None
+    if effect.hold_reason in disputes.HOLD_REASONS:
+        dispute_id = await disputes.open_dispute(
+            conn, case_id=action.case_id, client_id=client_id, action_id=action.id,
+            kind=effect.hold_reason, statement=action.fields.get("statement") or "", now=now,
+        )
     if effect.notify_client is not None:
-        await _notify(conn, action, client_id, effect.notify_client, now)
+        await _notify(conn, action, client_id, effect.notify_client, now, dispute_id)
 
 
 async def _notify(
-    conn: store.Conn, action: Action, client_id: int, kind: str, now: datetime
+    conn: store.Conn, action: Action, client_id: int, kind: str, now: datetime,
+    dispute_id: int | None = None,
 ) -> None:
-    payload = {"case_id": action.case_id, "action_id": action.id, "code": action.code,
-               "statement": action.fields.get("statement"), "note": action.note}
+    payload: dict[str, object] = {
+        "case_id": action.case_id, "action_id": action.id, "code": action.code,
+        "statement": action.fields.get("statement"), "note": action.note,
+    }
+    if dispute_id is not None:
+        payload["dispute_id"] = dispute_id
     await conn.execute(
         "INSERT INTO client_notifications (client_id, case_id, kind, payload, created_at)"
         " VALUES ($1, $2, $3, $4, $5)",

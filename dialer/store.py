@@ -17,9 +17,10 @@ from typing import Any
 
 import asyncpg
 
+from cases import field_visits
 from cases.domain import CaseStatus, Party
 from cases.errors import NotFound
-from cases.store import Db
+from cases.store import Conn, Db
 from dialer.campaign import (
     AmdPolicy,
     AttemptResult,
@@ -31,6 +32,7 @@ from dialer.campaign import (
     Schedule,
     next_state,
 )
+from dialer.lost_contact import EndedAttempt, decide, may_decide
 from dialer.pacing import DialMode
 
 
@@ -178,7 +180,7 @@ async def end_attempt(
         row = await conn.fetchrow(
             "UPDATE attempts SET ended_at = $2, result = $3, cause = $4,"
             " agent_id = COALESCE($5, agent_id), amd = COALESCE($6, amd)"
-            " WHERE id = $1 AND ended_at IS NULL RETURNING case_id",
+            " WHERE id = $1 AND ended_at IS NULL RETURNING case_id, party",
             attempt_id, at, str(result), cause, agent_id,
             None if amd is None else json.dumps(amd),
         )
@@ -188,7 +190,46 @@ async def end_attempt(
             "UPDATE cases SET next_action_at = GREATEST(next_action_at, $2), updated_at = $3"
             " WHERE id = $1", row["case_id"], at + retry_after, at,
         )
+        ended = EndedAttempt(attempt_id, Party(row["party"]), result)
+        if may_decide(ended):
+            await _check_lost_contact(conn, row["case_id"], at)
     return True
+
+
+_LOST_CONTACT_FACTS = """
+SELECT c.status,
+       EXISTS (SELECT 1 FROM case_holds h WHERE h.case_id = c.id
+               AND h.released_at IS NULL) AS on_hold,
+       EXISTS (SELECT 1 FROM field_visit_requests v WHERE v.case_id = c.id
+               AND v.status IN ('requested', 'planned', 'visited')) AS open_visit,
+       (SELECT max(v.created_at) FROM field_visit_requests v
+         WHERE v.case_id = c.id) AS last_request
+  FROM cases c WHERE c.id = $1 FOR UPDATE
+"""
+_SINCE_LAST_REQUEST = """
+SELECT id, party, result FROM attempts
+ WHERE case_id = $1 AND ended_at IS NOT NULL
+   AND ($2::timestamptz IS NULL OR placed_at > $2)
+ ORDER BY placed_at, id
+"""
+
+
+async def _check_lost_contact(conn: Conn, case_id: int, at: datetime) -> None:
+    """After a failed attempt: is the case now lost (`dialer.lost_contact`)? The
+    attempts counted are those placed after the case's last field-visit request."""
+    facts = await conn.fetchrow(_LOST_CONTACT_FACTS, case_id)
+    assert facts is not None  # the attempt's case: attempts refer to it
+    rows = await conn.fetch(_SINCE_LAST_REQUEST, case_id, facts["last_request"])
+    decision = decide(
+        (EndedAttempt(r["id"], Party(r["party"]), AttemptResult(r["result"])) for r in rows),
+        status=CaseStatus(facts["status"]), on_hold=facts["on_hold"],
+        open_visit=facts["open_visit"],
+    )
+    if decision.mark_lost and decision.reason is not None:
+        await field_visits.mark_lost_contact(
+            conn, case_id, reason=decision.reason, attempt_ids=decision.attempt_ids,
+            request_visit=decision.request_visit, now=at,
+        )
 
 
 async def open_attempts(db: Db, dialer: str) -> list[AttemptRow]:

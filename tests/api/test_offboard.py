@@ -183,7 +183,8 @@ async def _check_certificate(pool: asyncpg.Pool, out: Path, bank: Bank,
     assert cert["client"]["code"] == "BANKA"
     sheets = {k: v for k, v in cert["exported"].items() if k != "transcripts"}  # if installed
     assert sheets == {"cases": 2, "phones": 3, "actions": 1, "promises": 0, "holds": 1,
-                      "attempts": 2, "recordings": 3}
+                      "disputes": 1, "approvals": 0, "field_visits": 0, "attempts": 2,
+                      "recordings": 3}
     assert cert["deleted"] == {"recordings": 2, "transcripts": 0}
     pseudonymised = cert["pseudonymised"]
     assert (pseudonymised["debtors"], pseudonymised["cases"], pseudonymised["phones"],
