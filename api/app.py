@@ -33,6 +33,7 @@ from api import (
     routes_cases,
     routes_client,
     routes_monitor,
+    routes_payments,
     routes_pci,
     routes_roster,
     routes_supervisor,
@@ -185,5 +186,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_roster.routes)
     app.router.add_routes(routes_transcripts.routes)
     app.router.add_routes(routes_client.routes)
+    app.router.add_routes(routes_payments.routes)
     app.cleanup_ctx.append(webhooks.delivery_worker)
     return app

@@ -19,7 +19,15 @@ from typing import Any
 
 import asyncpg
 
-from api import auth, cli_compliance, cli_offboard, cli_recordings, cli_simulate, cli_transcribe
+from api import (
+    auth,
+    cli_compliance,
+    cli_offboard,
+    cli_payments,
+    cli_recordings,
+    cli_simulate,
+    cli_transcribe,
+)
 from api.logs import configure_logging
 from api.migrate import ensure_database, migrate
 from api.settings import Settings, SettingsError
@@ -237,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--save", metavar="FILE.wav", help="keep the tapped audio")
     call.add_argument("--json", action="store_true")
     cli_compliance.add_parser(sub)
+    cli_payments.add_parsers(sub)
     cli_transcribe.add_parser(sub)
     cli_recordings.add_parser(sub)
     cli_simulate.add_parser(sub)
@@ -260,6 +269,8 @@ COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "test-call": cmd_test_call,
     "compliance": cli_compliance.run,
+    "payments": cli_payments.run,
+    "promises": cli_payments.run,
     "transcribe": cli_transcribe.run,
     "simulate": cli_simulate.run,
     "recordings": cli_recordings.run,

@@ -17,7 +17,7 @@ contact is replaced or erased:
   this erasure, and only this, for a client with a ``client_offboardings`` row, which
   is written first in the same transaction (``api/migrations/0003_offboarding.sql``);
 - holds' notes and the free text in notifications to the bank erased; account numbers
-  quoted in batch rejections erased; the debtors' statements and the bank's notes on
+  quoted in batch and payment-file rejections erased; the debtors' statements and the bank's notes on
   disputes erased, the bank's webhook deactivated; the reasons, descriptions and
   decision notes of approval requests, and field visits' addresses, result notes and
   cancel reasons replaced by ``erased at offboarding`` (the evidence files of the
@@ -117,6 +117,10 @@ STEPS: tuple[Step, ...] = (
         UPDATE batch_rejections r SET account_no = NULL FROM batches b
         WHERE b.id = r.batch_id AND b.client_id = $1 AND r.account_no IS NOT NULL""",
          "batch_rejections", ("client",)),
+    Step("payment_rejections", """
+        UPDATE payment_rejections r SET account_no = NULL FROM payment_imports i
+        WHERE i.id = r.import_id AND i.client_id = $1 AND r.account_no IS NOT NULL""",
+         "payment_rejections", ("client",)),
     Step("transcripts", """
         DELETE FROM transcripts t USING recordings r
         WHERE r.id = t.recording_id AND r.client_id = $1 AND r.state = 'deleted'

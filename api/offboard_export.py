@@ -81,6 +81,11 @@ SHEETS: tuple[Sheet, ...] = (
                p.due_date, p.status, p.created_at, p.resolved_at
         FROM promises p JOIN cases c ON c.id = p.case_id
         WHERE c.client_id = $1 ORDER BY p.id"""),
+    Sheet("payments", "payments", """
+        SELECT p.id AS payment_id, p.case_id, c.account_no, p.amount, p.paid_at,
+               p.reference, p.import_id, p.created_at
+        FROM payments p JOIN cases c ON c.id = p.case_id
+        WHERE p.client_id = $1 ORDER BY p.id"""),
     Sheet("holds", "case_holds", """
         SELECT h.id AS hold_id, h.case_id, c.account_no, h.reason, h.note, h.placed_at,
                h.placed_by, h.released_at, h.released_by

@@ -1,6 +1,7 @@
 """Running the service parts in one process until SIGTERM or SIGINT.
 
-    callcase serve api       the HTTP API
+    callcase serve api       the HTTP API, the webhook deliveries to the banks and the
+                             periodic jobs (`api.housekeeping`)
     callcase serve dialer    the call path: SIP (work lines and the agents' registrar),
                              media, recording, routing's dispatcher and the campaign
                              loop; calls are controlled where their media is
@@ -22,6 +23,7 @@ from redis.asyncio import Redis
 
 from api.app import create_app
 from api.callpath import CallPath
+from api.housekeeping import housekeeping
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ async def serve(settings: Settings, part: str = "api") -> None:
     async with contextlib.AsyncExitStack() as stack:
         if part in ("api", "all"):
             await stack.enter_async_context(api_site(settings))
+            await stack.enter_async_context(housekeeping(settings))
         if part in ("dialer", "all"):
             path = await stack.enter_async_context(_call_path(settings))
             running = asyncio.create_task(path.run(), name="call path")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from cases import approvals, audit, disputes, store
+from cases import approvals, audit, disputes, promises, store
 from cases.access import check_case_visible
 from cases.domain import Action, ActionCode, CaseStatus, Role
 from cases.effects import ActionFields, CaseEffect, parse_fields, plan_effect
@@ -99,6 +99,8 @@ async def file_action(
         await approvals.consume(conn, case_id=req.case_id, code=code, fields=fields,
                                 action_id=action.id, now=now)
         await _apply(conn, action, case["client_id"], effect, actor, now)
+        if effect.promise is not None:  # a fresh promise: the case's priority comes back
+            await promises.resolve_case(conn, req.case_id, now, trigger=f"action {action.id}")
         await audit.record(
             conn, actor, "action.file", record_type="case", record_id=req.case_id,
             client_id=case["client_id"], details={"action_id": action.id, "code": code.code},

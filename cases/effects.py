@@ -10,7 +10,10 @@ Rules:
   resolution lifts a hold, so a later contact code cannot clear it;
 - a closed or paid case accepts no more actions;
 - the next action time comes from the code: a fixed retry delay, the agreed
-  callback time, or 10:00 debtor-local on the day after a promise falls due;
+  callback time, or for a promise the first call of its schedule
+  (`cases.promise_rules.first_call_after_promise`): a reminder at 10:00
+  debtor-local on the day before it falls due when that is 2 or more days
+  ahead, else the follow-up at 10:00 on the day after it falls due;
   a code that places a hold clears it (the dialer never calls a held case);
 - a wrong number invalidates that phone; when no debtor or guarantor number
   is left, the case is lost-contact and a field visit is requested.
@@ -20,19 +23,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from cases.domain import ActionCode, CaseStatus
 from cases.errors import Conflict, InvalidInput
+from cases.promise_rules import CALL_TIME, first_call_after_promise
 
 KNOWN_FIELDS = ("amount", "due_date", "callback_at", "statement", "note", "approval_id")
 MAX_PROMISE_DAYS = 90
 _AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
 _STICKY = frozenset({CaseStatus.ON_HOLD, CaseStatus.LEGAL})
 _FINAL = frozenset({CaseStatus.PAID, CaseStatus.CLOSED})
-PROMISE_CHECK_TIME = time(10, 0)
+PROMISE_CHECK_TIME = CALL_TIME
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +220,7 @@ def _next_action(
     if fields.callback_at is not None and "callback_at" in code.required_fields:
         return fields.callback_at
     if code.creates_promise and fields.due_date is not None:
-        day_after = fields.due_date + timedelta(days=1)
-        return datetime.combine(day_after, PROMISE_CHECK_TIME, tzinfo=zone)
+        return first_call_after_promise(fields.due_date, now, zone)
     if code.retry_after_hours is not None:
         return now + timedelta(hours=code.retry_after_hours)
     return None

@@ -29,3 +29,19 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_case ON payments (case_id, paid_at);
 CREATE INDEX payments_client_paid ON payments (client_id, paid_at);
+
+-- The rows of a payment file that were not recorded, and why (unknown account, bad
+-- amount or time, a row repeated in the file, a reference already used for a
+-- different payment): nothing the bank sent is lost without a reason.
+CREATE TABLE payment_rejections (
+    import_id    bigint  NOT NULL REFERENCES payment_imports(id),
+    row_number   integer NOT NULL,
+    column_name  text,
+    reason       text    NOT NULL,
+    account_no   text
+);
+CREATE INDEX payment_rejections_import ON payment_rejections (import_id, row_number);
+CREATE INDEX payments_import ON payments (import_id);
+
+-- The periodic resolution looks at pending promises only.
+CREATE INDEX promises_pending ON promises (due_date, case_id) WHERE status = 'pending';

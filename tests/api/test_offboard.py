@@ -182,7 +182,8 @@ async def _check_certificate(pool: asyncpg.Pool, out: Path, bank: Bank,
     cert = json.loads(data)
     assert cert["client"]["code"] == "BANKA"
     sheets = {k: v for k, v in cert["exported"].items() if k != "transcripts"}  # if installed
-    assert sheets == {"cases": 2, "phones": 3, "actions": 1, "promises": 0, "holds": 1,
+    assert sheets == {"cases": 2, "phones": 3, "actions": 1, "promises": 0, "payments": 0,
+                      "holds": 1,
                       "disputes": 1, "approvals": 0, "field_visits": 0, "attempts": 2,
                       "recordings": 3}
     assert cert["deleted"] == {"recordings": 2, "transcripts": 0}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -46,11 +46,18 @@ def plan(c: ActionCode, fields: ActionFields = NO_FIELDS,
                        other_reachable_phones=others)
 
 
-def test_promise_sets_promise_and_checks_the_day_after_due() -> None:
+def test_promise_due_in_days_sets_a_reminder_the_day_before() -> None:
     effect = plan(PTP, ActionFields(amount=Decimal("1500.00"), due_date=date(2026, 12, 5)))
     assert effect.status is CaseStatus.PROMISED
     assert effect.promise == (Decimal("1500.00"), date(2026, 12, 5))
-    assert effect.next_action_at == datetime(2026, 12, 6, 10, 0, tzinfo=SHANGHAI)
+    assert effect.next_action_at == datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize("due", [date(2026, 11, 29), date(2026, 11, 30)])
+def test_promise_due_today_or_tomorrow_checks_the_day_after_due(due: date) -> None:
+    effect = plan(PTP, ActionFields(amount=Decimal("1500.00"), due_date=due))
+    assert effect.next_action_at == datetime.combine(
+        due + timedelta(days=1), time(10, 0), tzinfo=SHANGHAI)
 
 
 def test_promise_without_amount_is_refused() -> None:
