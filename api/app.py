@@ -32,6 +32,7 @@ from api import (
     routes_campaigns,
     routes_cases,
     routes_client,
+    routes_evaluations,
     routes_monitor,
     routes_payments,
     routes_pci,
@@ -187,5 +188,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_transcripts.routes)
     app.router.add_routes(routes_client.routes)
     app.router.add_routes(routes_payments.routes)
+    app.router.add_routes(routes_evaluations.routes)
     app.cleanup_ctx.append(webhooks.delivery_worker)
     return app

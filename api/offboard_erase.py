@@ -17,8 +17,8 @@ contact is replaced or erased:
   this erasure, and only this, for a client with a ``client_offboardings`` row, which
   is written first in the same transaction (``api/migrations/0003_offboarding.sql``);
 - holds' notes and the free text in notifications to the bank erased; account numbers
-  quoted in batch and payment-file rejections erased; the debtors' statements and the bank's notes on
-  disputes erased, the bank's webhook deactivated; the reasons, descriptions and
+  quoted in batch and payment-file rejections erased; the debtors' statements and the
+  bank's notes on disputes erased, the bank's webhook deactivated; the reasons, descriptions and
   decision notes of approval requests, and field visits' addresses, result notes and
   cancel reasons replaced by ``erased at offboarding`` (the evidence files of the
   visits are deleted by `api.offboard`);
