@@ -36,6 +36,7 @@ import redis.asyncio as aioredis
 from aiohttp import WSCloseCode, web
 from redis.exceptions import RedisError
 
+from cases.channels import scoped
 from routing import keys
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ class EventFeed:
     async def _listen(self) -> None:
         try:
             async with self.redis.pubsub() as pubsub:
-                await pubsub.subscribe(keys.EVENTS)
+                await pubsub.subscribe(scoped(self.redis, keys.EVENTS))
                 async for message in pubsub.listen():
                     if message["type"] == "subscribe":  # also after redis-py reconnected
                         self._subscribed()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeout
 
+from cases.channels import scoped
 from dialer.agent_dial import DialRequest
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def reply_key(request: str) -> str:
 
 async def request(redis: Redis, extension: str, dial: DialRequest) -> dict[str, object] | None:
     ask = secrets.token_hex(8)
-    await redis.publish(CONTROL, json.dumps({
+    await redis.publish(scoped(redis, CONTROL), json.dumps({
         "agent_id": dial.agent_id, "extension": extension, "case_id": dial.case_id,
         "phone_id": dial.phone_id, "campaign_id": dial.campaign_id, "reply": ask}))
     try:
@@ -72,7 +73,7 @@ async def serve(redis: Redis, holds: Callable[[str], bool],
                 ready: asyncio.Event | None = None) -> None:
     """Answer the dial requests of agents whose softphone is bound here."""
     async with redis.pubsub() as channel:
-        await channel.subscribe(CONTROL)
+        await channel.subscribe(scoped(redis, CONTROL))
         if ready is not None:
             ready.set()
         async for message in channel.listen():

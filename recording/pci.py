@@ -20,6 +20,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeout
 
+from cases.channels import scoped
+
 logger = logging.getLogger(__name__)
 
 CONTROL = "callcase:recording:control"
@@ -41,7 +43,7 @@ async def request(redis: Redis, call_id: str, action: str) -> dict[str, object] 
     if action not in ACTIONS:
         raise ValueError(f"unknown PCI action {action!r}")
     ask = secrets.token_hex(8)
-    await redis.publish(CONTROL, json.dumps({"call_id": call_id, "action": action,
+    await redis.publish(scoped(redis, CONTROL), json.dumps({"call_id": call_id, "action": action,
                                              "reply": ask}))
     try:
         found = await redis.blpop([reply_key(ask)], timeout=WAIT_S)
@@ -77,7 +79,7 @@ async def serve(redis: Redis, active: Mapping[str, Pausable], tick: Callable[[],
     """Listen for commands until cancelled; answer the ones for calls recorded here.
     `ready` is set once subscribed (a command published before is not seen)."""
     async with redis.pubsub() as channel:
-        await channel.subscribe(CONTROL)
+        await channel.subscribe(scoped(redis, CONTROL))
         if ready is not None:
             ready.set()
         async for message in channel.listen():

@@ -11,7 +11,8 @@ events and status requests with it, in a retry loop. Reservation is one script
 strategies, or None; Redis runs one script at a time, so no agent is ever reserved
 for two calls.
 
-Supervisors subscribe to `routing.keys.EVENTS`; each message is one JSON object:
+Supervisors subscribe to `routing.keys.EVENTS` (scoped to the Redis database,
+`cases.channels`); each message is one JSON object:
 
 * ``{"kind": "agent", "agent_id", "status", "reason", "state", "call_id",
   "registered", "at"}`` when an agent's status, state, call or registration changes
@@ -34,6 +35,7 @@ from datetime import datetime
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from cases.channels import scoped
 from cases.errors import Conflict, NotFound
 from routing import keys, lua
 from routing.eligibility import Queue
@@ -97,6 +99,7 @@ def _script_error(exc: ResponseError) -> Exception:
 class Live:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self.events = scoped(redis, keys.EVENTS)  # the supervisors' channel
         self._reserve = redis.register_script(lua.RESERVE)
         self._commit = redis.register_script(lua.COMMIT)
         self._waiting = redis.register_script(lua.WAITING)
@@ -170,7 +173,7 @@ class Live:
     ) -> bool:
         """Write `after` if the agent is still at `before`'s version; False if not."""
         fields = after.fields()
-        args: list[str | int] = [before.version, keys.EVENTS, _event(before, after, now)]
+        args: list[str | int] = [before.version, self.events, _event(before, after, now)]
         args.append(len(fields))
         for name, value in fields.items():
             args += [name, value]
@@ -217,7 +220,7 @@ class Live:
         names = [keys.EPOCH, keys.QUEUES, keys.queue(queue_id), keys.ready(queue_id),
                  keys.waiting(queue_id), keys.CALLS]  # fmt: skip
         args: list[str | int] = [
-            queue_id, call_id, micros(now), keys.AGENT_PREFIX, keys.EVENTS, now.isoformat()
+            queue_id, call_id, micros(now), keys.AGENT_PREFIX, self.events, now.isoformat()
         ]
         try:
             found = await self._reserve(keys=names, args=args)
@@ -240,7 +243,7 @@ class Live:
     async def _wait(self, op: str, queue_id: str, call_id: str, now: datetime) -> bool:
         found = await self._waiting(
             keys=[keys.waiting(queue_id), keys.ready(queue_id)],
-            args=[op, call_id, micros(now), keys.EVENTS, queue_id, now.isoformat()],
+            args=[op, call_id, micros(now), self.events, queue_id, now.isoformat()],
         )
         return bool(found)
 

@@ -30,6 +30,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeout
 
+from cases.channels import scoped
 from telephony.control import CallControl, ControlledCall
 from telephony.media.monitor import MonitorMode
 from telephony.sip.bindings import Binding
@@ -63,7 +64,7 @@ async def request(redis: Redis, action: str, call_id: str, *, extension: str = "
     if action not in ACTIONS:
         raise ValueError(f"unknown monitor action {action!r}")
     ask = secrets.token_hex(8)
-    await redis.publish(CONTROL, json.dumps({
+    await redis.publish(scoped(redis, CONTROL), json.dumps({
         "action": action, "call_id": call_id, "extension": extension, "mode": mode,
         "reply": ask}))
     try:
@@ -208,7 +209,7 @@ def _mode(text: str) -> MonitorMode | None:
 async def serve(redis: Redis, monitors: Handler, ready: asyncio.Event | None = None) -> None:
     """Answer monitor commands for the calls this process holds, until cancelled."""
     async with redis.pubsub() as channel:
-        await channel.subscribe(CONTROL)
+        await channel.subscribe(scoped(redis, CONTROL))
         if ready is not None:
             ready.set()
         async for message in channel.listen():

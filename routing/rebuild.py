@@ -41,6 +41,7 @@ from typing import Protocol
 import asyncpg
 from redis.asyncio.client import Pipeline
 
+from cases.channels import scoped
 from routing import keys, lua, store
 from routing.fields import LiveAgent, LiveRecordError, queue_definition
 from routing.live import Live, Redis, decoded, text
@@ -121,7 +122,8 @@ async def _rebuild(
         tuple(d.released for d in decided if d.released), sum(1 for d in decided if d.status),
         time.perf_counter() - started,
     )  # fmt: skip
-    await redis.publish(keys.EVENTS, json.dumps({"kind": "rebuilt", "at": now.isoformat()}))
+    rebuilt = json.dumps({"kind": "rebuilt", "at": now.isoformat()})
+    await redis.publish(scoped(redis, keys.EVENTS), rebuilt)
     logger.info("routing live state rebuilt: %s", report)
     return report
 

@@ -181,7 +181,7 @@ async def test_the_call_waiting_longest_is_offered_first(redis: Redis) -> None:
 async def test_supervisors_hear_reservations_and_waiting_counts(redis: Redis) -> None:
     live = await install_world(redis, [live_agent("a1", "1")], queue(1))
     async with redis.pubsub() as feed:
-        await feed.subscribe(keys.EVENTS)
+        await feed.subscribe(live.events)
         await next_event(feed)  # the subscription's confirmation
         await live.enqueue("1", "c1", NOW)
         assert await next_event(feed) == {
@@ -241,3 +241,9 @@ async def test_randomized_routers_never_reserve_an_agent_holding_a_call(
         assert len({r.agent_id for r in taken}) == len(taken)
         live = {a.agent_id: a.agent.call_id for a in await desk.live.agents()}
         assert {a: c for a, c in live.items() if c is not None} == holding
+
+
+def test_channels_are_scoped_to_the_redis_database() -> None:
+    on_15 = aioredis.Redis.from_url("redis://127.0.0.1:6379/15")
+    on_3 = aioredis.Redis.from_url("redis://127.0.0.1:6379/3")
+    assert Live(on_15).events == keys.EVENTS + "@15" != Live(on_3).events
