@@ -10,6 +10,9 @@ Speed (this process, pinned to one CPU): ``x RT`` is seconds of call audio per C
 second of the process (and per wall second); the two channels of a stereo call both
 count in the CPU time, so "x RT per core" is call duration / CPU seconds. Configs:
 
+* short calls (default 10 of 20-30 s) transcribed one by one with the process's
+  recogniser kept warm (as workers do), and with a new recogniser per channel of every
+  call (as before: each pays about 1.5 s of first-segment warm-up);
 * ``vad``: :func:`transcription.pipeline.transcribe` as it is (VAD, only padded speech
   segments fed, one recogniser stream per channel);
 * ``no vad``: each whole channel fed to one stream of the same recogniser (the pipeline
@@ -51,7 +54,7 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from transcription.pipeline import Audio, read_wav, transcribe
-from transcription.recognizer import Recognizer, load
+from transcription.recognizer import ChannelStream, Recognizer, _WarmVosk, load
 from transcription.resample import upsample
 from transcription.segments import Pcm, VadConfig, find_segments
 
@@ -127,6 +130,21 @@ def run_vad(recognizer: Recognizer, audio: Audio) -> int:
     return len(transcribe(audio, recognizer).words)
 
 
+class FreshPerCall:
+    """The recogniser as it was before it was kept warm: a new Kaldi recogniser for
+    every channel of every call (each pays its first-segment warm-up)."""
+
+    def __init__(self, warm: Recognizer) -> None:
+        self.engine, self.model, self._warm = warm.engine, warm.model, warm
+
+    def stream(self, rate: int) -> ChannelStream:
+        return _WarmVosk(lambda: self._warm._recognizer(rate), rate)  # type: ignore[attr-defined]
+
+
+def run_calls(calls: list[Audio]) -> Callable[[Recognizer, Audio], int]:
+    return lambda recognizer, _: sum(len(transcribe(c, recognizer).words) for c in calls)
+
+
 def run_whole(recognizer: Recognizer, audio: Audio) -> int:
     words = 0
     for pcm in audio.channels:
@@ -200,6 +218,8 @@ def main() -> int:
                    help="minutes of the call for the 4-config comparison")
     p.add_argument("--runs", type=int, default=1, help="runs per config (median)")
     p.add_argument("--calls", type=int, default=100, help="short calls for the memory worker")
+    p.add_argument("--short-calls", type=int, default=10,
+                   help="20-30 s calls for the warm vs new recogniser comparison")
     p.add_argument("--worker-budget", type=float, default=330.0,
                    help="wall seconds the memory worker may spend")
     args = p.parse_args()
@@ -229,7 +249,15 @@ def main() -> int:
         short = excerpt(call.audio, args.excerpt * 60)
         short16 = at_16k(short)
         print(f"speed runs (pinned to CPU {cpus[0]}):", file=sys.stderr)
+        calls = [build_call(cuts, float(np.random.default_rng(500 + i).uniform(20.0, 30.0)),
+                            500 + i).audio for i in range(args.short_calls)]
+        joined = Audio(RATE, tuple(np.concatenate([c.channels[k] for c in calls])
+                                   for k in (0, 1)))
         speeds = [
+            measure(f"{args.short_calls} calls of 20-30 s, VAD, recogniser kept warm",
+                    run_calls(calls), recognizer, joined, args.runs),
+            measure(f"{args.short_calls} calls of 20-30 s, VAD, new recogniser per call",
+                    run_calls(calls), FreshPerCall(recognizer), joined, args.runs),
             measure(f"{args.minutes:g} min call, VAD, 8 kHz", run_vad, recognizer,
                     call.audio, args.runs),
             measure(f"{args.excerpt:g} min excerpt, VAD, 8 kHz", run_vad, recognizer,

@@ -49,6 +49,22 @@ def test_output_is_identical_across_runs_and_threads(korean: Result, vosk: Recog
     assert [json.dumps(t.as_json(), ensure_ascii=False) for t in again] == [expected] * 2
 
 
+def test_a_recogniser_kept_warm_hears_what_a_new_one_hears(
+    korean: Result, vosk: Recognizer
+) -> None:
+    """Workers keep one recogniser across calls: another call decoded in between
+    (here in the same thread, then in a new thread's first recogniser) changes
+    nothing."""
+    call, first = korean
+    transcribe(load_call("ko_call_crosstalk").audio, vosk)
+    again = transcribe(call.audio, vosk)
+    with ThreadPoolExecutor(1) as pool:
+        fresh = pool.submit(transcribe, call.audio, vosk).result()
+    expected = json.dumps(first.as_json(), ensure_ascii=False)
+    assert json.dumps(again.as_json(), ensure_ascii=False) == expected
+    assert json.dumps(fresh.as_json(), ensure_ascii=False) == expected
+
+
 def test_transcript_json_has_the_dialogue(korean: Result) -> None:
     _, transcript = korean
     body = transcript.as_json()
