@@ -185,6 +185,20 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        report = await audit.verify_chain(conn)
+    finally:
+        await conn.close()
+    print(f"audit log: {report.rows} rows checked; head {report.head}")
+    if not report.intact:
+        print(f"BROKEN at row {report.first_broken}: {report.why}", file=sys.stderr)
+        return 1
+    print("the chain is intact; keep the head hash outside the database to compare later")
+    return 0
+
+
 async def cmd_test_call(args: argparse.Namespace, settings: Settings) -> int:
     from api.testcall import print_report, test_call
 
@@ -245,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--save", metavar="FILE.wav", help="keep the tapped audio")
     call.add_argument("--json", action="store_true")
     cli_compliance.add_parser(sub)
+    audit_cmd = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="recompute the audit log's hash chain")
     cli_payments.add_parsers(sub)
     cli_transcribe.add_parser(sub)
     cli_recordings.add_parser(sub)
@@ -269,6 +286,7 @@ COMMANDS: dict[str, Command] = {
     "demo": cmd_demo,
     "test-call": cmd_test_call,
     "compliance": cli_compliance.run,
+    "audit": cmd_audit,
     "payments": cli_payments.run,
     "promises": cli_payments.run,
     "transcribe": cli_transcribe.run,
