@@ -19,12 +19,13 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from api.prompts import load_prompts
 from api.settings import Settings
@@ -132,13 +133,26 @@ class CallPath:
         async with asyncio.TaskGroup() as group:
             group.create_task(self.dialer.run(), name="dialer")
             group.create_task(self.reconciler.run(), name="routing reconciler")
-            group.create_task(pci.serve(self.redis, self.recordings.active,
-                                        lambda: self.media.clock.ticks), name="PCI pauses")
-            group.create_task(monitoring.serve(self.redis, self.monitors),
-                              name="supervisor monitoring")
-            group.create_task(dial_requests.serve(
+            group.create_task(_kept("PCI pauses", lambda: pci.serve(
+                self.redis, self.recordings.active, lambda: self.media.clock.ticks)))
+            group.create_task(_kept("supervisor monitoring", lambda: monitoring.serve(
+                self.redis, self.monitors)))
+            group.create_task(_kept("agents' dial requests", lambda: dial_requests.serve(
                 self.redis, lambda extension: self.registrar.lookup(extension) is not None,
-                self.dialer.dial_for_agent), name="agents' dial requests")
+                self.dialer.dial_for_agent)))
+
+
+async def _kept(name: str, serve: Callable[[], Awaitable[None]]) -> None:
+    """A Redis listener for the process's lifetime: a lost connection (Redis
+    restarted) is logged and the listener subscribes again a second later. Commands
+    published meanwhile are not heard; their senders time out and say so."""
+    while True:
+        try:
+            await serve()
+        except (RedisError, OSError) as error:
+            logger.warning("%s: Redis connection lost (%s); subscribing again in 1 s",
+                           name, error)
+        await asyncio.sleep(1.0)
 
 
 def _log_failure(task: asyncio.Future[bool]) -> None:

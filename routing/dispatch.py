@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from cases.errors import NotFound
 from routing.live import Live, LiveContentionError, LiveStateLost, Reservation
 from routing.service import AgentService
@@ -99,7 +101,7 @@ class Dispatcher:
             return Capacity(free=0)
         try:
             agents = [a for a in await self.live.agents() if str(queue_id) in a.queues]
-        except LiveStateLost:
+        except (LiveStateLost, RedisError):
             return Capacity(free=0)
         now = self.clock()
         free = sum(a.registered and a.view.agent.state is AgentState.IDLE
@@ -149,7 +151,7 @@ class Dispatcher:
             if not live.registered:
                 return "your softphone is not registered"
             await self.service.call_event(agent, Reserve(call_id))
-        except (LiveStateLost, LiveContentionError) as error:
+        except (LiveStateLost, LiveContentionError, RedisError) as error:
             return f"routing is not ready: {error}"
         except NotFound:
             return "you are not in routing's live state (not an agent, or not logged in yet)"
@@ -165,7 +167,7 @@ class Dispatcher:
     async def _reserve(self, queue_id: str, call_id: str) -> Reservation | None:
         try:
             return await self.live.reserve(queue_id, call_id, self.clock())
-        except (LiveStateLost, LiveContentionError) as error:
+        except (LiveStateLost, LiveContentionError, RedisError) as error:
             logger.warning("queue %s: no reservation for call %s: %s", queue_id, call_id, error)
             return None
 
@@ -229,11 +231,17 @@ class Dispatcher:
         task.add_done_callback(lambda done: None)
 
     async def _event(self, agent: str, event: StateEvent) -> object | None:
+        """Apply what happened to the agent's call; None when it could not be: a stale
+        event, or the live state lost (the rebuild decides the agent from PostgreSQL,
+        the registrar and the calls still up, `routing.recovery`)."""
         try:
             return await self.service.call_event(agent, event)
         except AgentStateError as error:  # stale: the call moved on meanwhile
             logger.info("agent %s: %s dropped: %s", agent, type(event).__name__, error)
-            return None
+        except (LiveStateLost, LiveContentionError, NotFound, RedisError) as error:
+            logger.warning("agent %s: %s not applied, live state unavailable: %s", agent,
+                           type(event).__name__, error)
+        return None
 
     def close(self) -> None:
         for timer in self._timers.values():

@@ -40,6 +40,7 @@ from typing import Protocol
 
 import asyncpg
 from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
 
 from cases.channels import scoped
 from routing import keys, lua, store
@@ -260,6 +261,9 @@ class Reconciler:
         while True:
             try:
                 await self.check()
+            except RedisError as error:  # Redis restarting: the next pass rebuilds
+                logger.warning("routing reconcile: Redis unavailable (%s); trying again in"
+                               " %s s", error, self.interval)
             except Exception:
                 logger.exception("routing reconcile failed; trying again in %s s", self.interval)
             await self.wait(self.interval)
