@@ -59,9 +59,20 @@ async def lose_redis(redis: Redis) -> int:
 
 async def answered_calls(pool: asyncpg.Pool, count: int) -> None:
     async with asyncio.timeout(60):
-        while await pool.fetchval(
-                "SELECT count(*) FROM attempts WHERE answered_at IS NOT NULL") < count:
+        while True:
+            answered = await pool.fetchval(
+                "SELECT count(*) FROM attempts WHERE answered_at IS NOT NULL")
+            if answered >= count:
+                return
             await asyncio.sleep(0.1)  # the attempts are rows in PostgreSQL: poll them
+
+
+async def rebuilt(path: CallPath) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if await path.live.is_built():
+                return
+            await asyncio.sleep(0.1)  # the reconciler's next pass (every 0.5 s here)
 
 
 @pytest.mark.timeout(180)
@@ -96,9 +107,7 @@ async def test_redis_losing_everything_mid_campaign_loses_and_duplicates_nothing
                         await answered_calls(pool, 1)
                         assert await lose_redis(redis) >= 1
                         attempts = await all_attempts_ended(pool, len(NUMBERS))
-                        async with asyncio.timeout(10):
-                            while not await path.live.is_built():
-                                await asyncio.sleep(0.1)  # the reconciler's next pass
+                        await rebuilt(path)
                         agents = await path.live.agents()
                     finally:
                         running.cancel()
