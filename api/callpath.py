@@ -128,10 +128,14 @@ class CallPath:
             self.live.set_registered(extension, binding is not None, utc_now()))
         task.add_done_callback(_log_failure)
 
-    async def run(self) -> None:
-        """The dialer's loop and routing's reconciler, until cancelled."""
+    async def run(self, *, campaigns: bool = True) -> None:
+        """The campaign loop (unless `campaigns` is False), routing's reconciler and the
+        listeners for PCI pauses, monitors and agents' dials, until cancelled."""
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.dialer.run(), name="dialer")
+            if campaigns:
+                group.create_task(self.dialer.run(), name="dialer")
+            else:
+                await self.dialer.recover()
             group.create_task(self.reconciler.run(), name="routing reconciler")
             group.create_task(_kept("PCI pauses", lambda: pci.serve(
                 self.redis, self.recordings.active, lambda: self.media.clock.ticks)))

@@ -11,6 +11,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -250,7 +251,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="print the confirmation as JSON")
     imp.add_argument("file")
     serve = sub.add_parser("serve", help="run the service")
-    serve.add_argument("part", nargs="?", default="api", choices=["api", "dialer", "all"])
+    serve.add_argument("part", nargs="?", default="api",
+                       choices=["api", "dialer", "media", "transcribe-worker", "all"],
+                       help="api; dialer (the call path with the campaign loop); media (the"
+                       " call path without it: agents' own dials, supervisors' monitors);"
+                       " transcribe-worker; all (api, dialer and the workers)")
+    serve.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="transcription workers (transcribe-worker, all)")
+    serve.add_argument("--engine", choices=["vosk", "pocketsphinx"])
+    serve.add_argument("--lease-seconds", type=float, default=300.0)
     call = sub.add_parser("test-call", help="place one test call and report on it")
     call.add_argument("--to", required=True, help="a SIP URI, or a number with --line")
     call.add_argument("--line", help="the registered work line to call through")
@@ -313,8 +322,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"callcase: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log.format)
-    if args.command == "transcribe-worker":  # forks its workers before any event loop
+    if args.command == "transcribe-worker" or (  # forks its workers before any loop
+            args.command == "serve" and args.part == "transcribe-worker"):
         return cli_transcribe.run_workers(args, settings)
+    if args.command == "serve" and args.part == "all":
+        return _serve_all(args, settings)
+    return _run(args, settings)
+
+
+def _serve_all(args: argparse.Namespace, settings: Settings) -> int:
+    """The transcription workers' supervisor is forked first (no thread or event loop
+    may exist yet), then this process serves the API and the call path; when it
+    stops, the workers are stopped too."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = cli_transcribe.run_workers(args, settings)
+        finally:
+            os._exit(code)
+    try:
+        return _run(args, settings)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(COMMANDS[args.command](args, settings))

@@ -5,7 +5,12 @@
     callcase serve dialer    the call path: SIP (work lines and the agents' registrar),
                              media, recording, routing's dispatcher and the campaign
                              loop; calls are controlled where their media is
-    callcase serve all       both in one process (one machine, the demo)
+    callcase serve media     the call path without the campaign loop: the agents'
+                             registrar, media, recording and routing, for calls the
+                             agents dial themselves and supervisors' monitoring
+    callcase serve all       api and dialer in one process, and the transcription
+                             workers forked beside it (one machine, the demo)
+    callcase serve transcribe-worker   the workers alone (as transcribe-worker)
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from api.housekeeping import housekeeping
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
-PARTS = ("api", "dialer", "all")
+PARTS = ("api", "dialer", "media", "all")
 Clock = Callable[[], datetime]
 
 
@@ -42,9 +47,10 @@ async def serve(settings: Settings, part: str = "api") -> None:
         if part in ("api", "all"):
             await stack.enter_async_context(api_site(settings))
             await stack.enter_async_context(housekeeping(settings))
-        if part in ("dialer", "all"):
+        if part in ("dialer", "media", "all"):
             path = await stack.enter_async_context(_call_path(settings))
-            running = asyncio.create_task(path.run(), name="call path")
+            running = asyncio.create_task(path.run(campaigns=part != "media"),
+                                          name="call path")
             stack.push_async_callback(_cancel, running)
             running.add_done_callback(lambda _: stop.set())
         await stop.wait()
