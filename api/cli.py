@@ -27,6 +27,7 @@ from api import (
     cli_payments,
     cli_recordings,
     cli_simulate,
+    cli_simulate_agents,
     cli_transcribe,
 )
 from api.logs import configure_logging
@@ -274,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_payments.add_parsers(sub)
     cli_transcribe.add_parser(sub)
     cli_recordings.add_parser(sub)
-    cli_simulate.add_parser(sub)
+    cli_simulate_agents.add_parser(cli_simulate.add_parser(sub))
     demo = sub.add_parser("demo", help="the end-to-end demo (recreates a *demo* database)")
     demo.add_argument("--rows", type=int, default=300, help="cases in the sample batch")
     demo.add_argument("--workdir", default="var/demo", help="where sample files are written")

@@ -92,7 +92,7 @@ class SimulatedAgent:
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         self._token = await self._sign_in(session)
-        await self._post(session, "/agent/login", {})
+        await self._log_in(session)
         await asyncio.to_thread(self._start_phone, asyncio.get_running_loop())
         try:
             while True:
@@ -100,6 +100,21 @@ class SimulatedAgent:
                 await self._wrap_up(session)
         finally:
             await asyncio.to_thread(self._phone.stop)
+
+    async def _log_in(self, session: aiohttp.ClientSession, wait_s: float = 90.0) -> None:
+        """Log in as an agent; a new agent is not in routing's live state until the call
+        path's next reconcile (30 s by default): ask again every 2 s meanwhile."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                await self._post(session, "/agent/login", {})
+                return
+            except RuntimeError as error:
+                if "agent.not_live" not in str(error) or time.monotonic() > deadline:
+                    raise
+                logger.info("%s: routing does not know the agent yet; asking again",
+                            self.login.username)
+            await asyncio.sleep(2.0)
 
     async def _sign_in(self, session: aiohttp.ClientSession) -> str:
         async with session.post(f"{self.api}/auth/login", json={
