@@ -1,8 +1,10 @@
 """Where SIP messages go over UDP (RFC 3261 §18.2, RFC 3581): pure address rules.
 
 * A request we receive gets ``received`` on its top Via when the sent-by host is not
-  the address it came from, and ``rport`` filled in with the source port when the
-  sender asked for it (a bare ``rport``), ``received`` then too (:func:`stamped`).
+  the address it came from, or when the sender put a ``received`` of its own there
+  (so no peer can send our answers to another host), and ``rport`` filled in with
+  the source port when the sender asked for it (a bare ``rport``), ``received`` then
+  too (:func:`stamped`).
 * Responses go to ``received``:``rport`` when present, else to the sent-by host and
   port (:func:`reply_address`); a stamped Via thus answers a phone behind NAT at the
   address its request came from.
@@ -23,10 +25,11 @@ Address = tuple[str, int]
 
 
 def stamped(request: SipRequest, source: Address) -> SipRequest:
-    """``request`` with received (if the sent-by host differs) and rport filled in."""
+    """``request`` with received (if the sent-by host or a received differs) and rport
+    filled in."""
     via = request.via
     params = via.params
-    if via.host != source[0]:
+    if via.host != source[0] or via.received not in (None, source[0]):
         params = params.set("received", source[0])
     if "rport" in params and via.rport is None:
         params = params.set("received", source[0]).set("rport", str(source[1]))
