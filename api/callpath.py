@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from api.prompts import load_prompts
 from api.settings import Settings
+from api.wrap_up import default_code_filer
 from dialer import dial_requests
 from dialer import store as dialer_store
 from dialer.calls import CallDeps
@@ -99,7 +100,7 @@ class CallPath:
                 on_catalogued=lambda row: enqueue(pool, row.id, row.entry.storage_uri))
             live = Live(redis)
             dispatcher = Dispatcher(live, AgentService(pool, live, clock), control, registrar,
-                                    clock)
+                                    clock, on_wrap_up_timeout=default_code_filer(pool, clock))
             stack.callback(dispatcher.close)
             monitors = Monitors(control, registrar)
             stack.push_async_callback(monitors.close)

@@ -52,16 +52,18 @@ def action_from_row(row: asyncpg.Record) -> Action:
 
 async def file_action(
     pool: asyncpg.Pool, actor: audit.Actor, req: ActionRequest, now: datetime, *,
-    on_call: bool = False,
+    on_call: bool = False, system: bool = False,
 ) -> FiledAction:
     """File `req` once (a key used before on the case returns that action).
 
     `on_call`: the caller has checked that the actor holds the call of attempt
     `req.attempt_id`, which is about this case; an agent may then file on the case
     though it is not assigned to them (the dialer offers a campaign's calls to any
-    agent of its queue)."""
+    agent of its queue). `system`: the service files it itself (the default code of
+    a call whose wrap-up ran out), with no user."""
     user = actor.user
-    if user is None or user.role not in FILING_ROLES:
+    trusted = system and user is None and on_call and req.attempt_id is not None
+    if not trusted and (user is None or user.role not in FILING_ROLES):
         raise Forbidden("action.role", "your role may not file actions")
     async with pool.acquire() as conn, conn.transaction():
         case = await conn.fetchrow(
@@ -74,6 +76,7 @@ async def file_action(
         if case is None:
             raise NotFound("case.not_found", "no such case")
         if not (on_call and req.attempt_id is not None):
+            assert user is not None  # only a filing on a call may come from the service
             check_case_visible(user, case["client_id"], case["assigned_agent_id"])
         earlier = await conn.fetchrow(
             "SELECT * FROM actions WHERE case_id = $1 AND idempotency_key = $2",

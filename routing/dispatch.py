@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -86,7 +86,11 @@ class Capacity:
 class Dispatcher:
     def __init__(self, live: Live, service: AgentService, control: CallControl,
                  registrar: Registrar, clock: Callable[[], datetime],
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, *,
+                 on_wrap_up_timeout: Callable[[int, str], Awaitable[None]] | None = None
+                 ) -> None:
+        """`on_wrap_up_timeout(agent_id, call_id)`: called when an agent's wrap-up
+        ran out (the composition root files the default action code if none was)."""
         self.live = live
         self.service = service
         self.control = control
@@ -95,6 +99,8 @@ class Dispatcher:
         self.monotonic = monotonic
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.held: dict[str, str] = {}  # agent id -> the debtor call bridged to them
+        self.on_wrap_up_timeout = on_wrap_up_timeout
+        self._timeouts: set[asyncio.Task[None]] = set()
 
     async def capacity(self, queue_id: int | None) -> Capacity:
         if queue_id is None:
@@ -227,8 +233,18 @@ class Dispatcher:
 
     def _wrap_up_timeout(self, agent: str, call_id: str) -> None:
         self._timers.pop(call_id, None)
-        task = asyncio.ensure_future(self._event(agent, WrapUpTimeout(call_id)))
-        task.add_done_callback(lambda done: None)
+        task = asyncio.ensure_future(self._timed_out(agent, call_id))
+        self._timeouts.add(task)
+        task.add_done_callback(self._timeouts.discard)
+
+    async def _timed_out(self, agent: str, call_id: str) -> None:
+        await self._event(agent, WrapUpTimeout(call_id))
+        if self.on_wrap_up_timeout is None:
+            return
+        try:
+            await self.on_wrap_up_timeout(int(agent), call_id)
+        except Exception:  # the timer task's boundary
+            logger.exception("agent %s: call %s: wrap-up timeout not handled", agent, call_id)
 
     async def _event(self, agent: str, event: StateEvent) -> object | None:
         """Apply what happened to the agent's call; None when it could not be: a stale
@@ -247,6 +263,8 @@ class Dispatcher:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        for task in self._timeouts:
+            task.cancel()
 
 
 async def _answered(leg: ControlledCall, within: float) -> bool:
