@@ -135,6 +135,7 @@ async def _calls(path: CallPath, pool: asyncpg.Pool, plan: DayPlan, campaign_id:
         await _progress(path, pool, plan.minutes)
         await command_campaign(pool, campaign_id, Command.PAUSE, now=clock())
         await _drain(path)
+        await _coded(pool)
         for task in (*running, dialing):
             task.cancel()
 
@@ -169,6 +170,25 @@ async def _drain(path: CallPath, seconds: float = 90) -> None:
         async with asyncio.timeout(seconds):
             while path.dialer.tasks:
                 await asyncio.wait(set(path.dialer.tasks))
+
+
+_UNCODED = """
+SELECT count(*) FROM attempts a WHERE a.result = 'connected'
+  AND NOT EXISTS (SELECT 1 FROM actions x WHERE x.attempt_id = a.id)
+"""
+
+
+async def _coded(pool: asyncpg.Pool, seconds: float = 30) -> None:
+    """Until every connected call has its action code: the agents file theirs just
+    after the call, the wrap-up timer files NOCODE for the others (5 s here)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = await pool.fetchval(_UNCODED)
+        if not left or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)  # codes are rows in PostgreSQL, filed by other tasks
+    if left:
+        logger.warning("%d connected call(s) still without an action code", left)
 
 
 async def transcribe_day(pool: asyncpg.Pool, settings: Settings) -> None:
