@@ -44,6 +44,7 @@ from api import (
 from api.context import CLOCK, PG, REDIS, REQUEST_ID_KEY, SETTINGS, TOKEN_KEY, USER_KEY, Clock
 from api.errors import error_middleware
 from api.logs import log_context
+from api.routes_console import setup_console
 from api.routes_field_visits import setup_field_visit_routes
 from api.routes_recordings import setup_recording_routes
 from api.settings import Settings
@@ -190,4 +191,5 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_payments.routes)
     app.router.add_routes(routes_evaluations.routes)
     app.cleanup_ctx.append(webhooks.delivery_worker)
+    setup_console(app)
     return app
