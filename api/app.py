@@ -36,6 +36,7 @@ from api import (
     routes_monitor,
     routes_payments,
     routes_pci,
+    routes_reports,
     routes_roster,
     routes_supervisor,
     routes_transcripts,
@@ -190,6 +191,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application
     app.router.add_routes(routes_client.routes)
     app.router.add_routes(routes_payments.routes)
     app.router.add_routes(routes_evaluations.routes)
+    app.router.add_routes(routes_reports.routes)
     app.cleanup_ctx.append(webhooks.delivery_worker)
     setup_console(app)
     return app

@@ -18,10 +18,10 @@ contact is replaced or erased:
   is written first in the same transaction (``api/migrations/0003_offboarding.sql``);
 - holds' notes and the free text in notifications to the bank erased; account numbers
   quoted in batch and payment-file rejections erased; the debtors' statements and the
-  bank's notes on disputes erased, the bank's webhook deactivated; the reasons, descriptions and
-  decision notes of approval requests, and field visits' addresses, result notes and
-  cancel reasons replaced by ``erased at offboarding`` (the evidence files of the
-  visits are deleted by `api.offboard`);
+  bank's notes on disputes erased, the bank's webhook deactivated; the reasons,
+  descriptions and decision notes of approval requests, field visits' addresses,
+  result notes and cancel reasons, and complaint summaries replaced by ``erased at
+  offboarding`` (the visits' evidence files are deleted by `api.offboard`);
 - transcripts (and their jobs) of the recordings deleted, when installed;
 - the client's auditor accounts deactivated and their sessions revoked (staff of the
   bank, kept by name: the audit log names them).
@@ -117,6 +117,10 @@ STEPS: tuple[Step, ...] = (
         UPDATE batch_rejections r SET account_no = NULL FROM batches b
         WHERE b.id = r.batch_id AND b.client_id = $1 AND r.account_no IS NOT NULL""",
          "batch_rejections", ("client",)),
+    Step("complaints", """
+        UPDATE complaints x SET summary = 'erased at offboarding'
+        WHERE x.client_id = $1 AND NOT x.case_id = ANY($2)
+          AND x.summary <> 'erased at offboarding'""", "complaints"),
     Step("payment_rejections", """
         UPDATE payment_rejections r SET account_no = NULL FROM payment_imports i
         WHERE i.id = r.import_id AND i.client_id = $1 AND r.account_no IS NOT NULL""",

@@ -109,6 +109,11 @@ SHEETS: tuple[Sheet, ...] = (
                v.visited_at, v.closed_at, v.cancel_reason, v.created_at
         FROM field_visit_requests v JOIN cases c ON c.id = v.case_id
         WHERE c.client_id = $1 ORDER BY v.id"""),
+    Sheet("complaints", "complaints", """
+        SELECT x.id AS complaint_id, x.case_id, c.account_no, x.received_at, x.channel,
+               x.summary, x.recorded_by, x.recorded_at
+        FROM complaints x JOIN cases c ON c.id = x.case_id
+        WHERE x.client_id = $1 ORDER BY x.id"""),
     Sheet("attempts", "attempts", """
         SELECT t.id AS attempt_id, t.case_id, c.account_no, t.campaign_id, t.phone_id,
                t.number, t.party, t.agent_id, t.work_line, t.call_id, t.placed_at,

@@ -184,7 +184,8 @@ async def _check_certificate(pool: asyncpg.Pool, out: Path, bank: Bank,
     sheets = {k: v for k, v in cert["exported"].items() if k != "transcripts"}  # if installed
     assert sheets == {"cases": 2, "phones": 3, "actions": 1, "promises": 0, "payments": 0,
                       "holds": 1,
-                      "disputes": 1, "approvals": 0, "field_visits": 0, "attempts": 2,
+                      "disputes": 1, "approvals": 0, "field_visits": 0, "complaints": 0,
+                      "attempts": 2,
                       "recordings": 3}
     assert cert["deleted"] == {"recordings": 2, "transcripts": 0}
     pseudonymised = cert["pseudonymised"]
