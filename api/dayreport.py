@@ -50,6 +50,7 @@ class DayReport:
             out.append("QA sample of the month: " + ", ".join(
                 f"{reason} {n}" for reason, n in self.sample.items())
                 + f"; queue: {base_url}/qa/queue, coverage: {base_url}/qa/coverage")
+        out.append(f"Web console (wallboard, QA review, agent desk): {base_url}/console/")
         return out
 
 
