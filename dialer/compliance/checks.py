@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dialer.compliance.model import (
@@ -30,18 +31,22 @@ from dialer.compliance.model import (
 from dialer.compliance.packs import RulePack
 from dialer.compliance.windows import (
     DailyWindow,
-    fits,
-    local_day,
+    fits_on,
+    local_days,
     next_fit_everywhere,
-    zone_named,
+    zones_named,
 )
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+NO_DAYS: frozenset[date] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
-    """Everything one decision looks at, with the zones and window resolved once."""
+    """Everything one decision looks at, with the zones, window and local dates
+    resolved once. Read-only by convention: not frozen, because a frozen dataclass
+    costs ten times as much to build and one is built per decision and per step of
+    the next-permitted search."""
 
     candidate: Candidate
     history: ContactHistory
@@ -51,6 +56,7 @@ class Context:
     zones: tuple[ZoneInfo, ...]  # empty when unknown or any name is not a zone
     window: DailyWindow | None  # None: the agreed window lies wholly outside the limit
     closed_days: frozenset[date]  # holidays when the client forbids them
+    days: tuple[date, ...]  # the local date at `now` in each of `zones`
 
     @classmethod
     def build(
@@ -61,18 +67,18 @@ class Context:
         dial: DialContext,
         now: datetime,
     ) -> Context:
-        found = tuple(zone_named(name) for name in candidate.time_zones)
-        zones = tuple(zone for zone in found if zone is not None)
+        zones = zones_named(candidate.time_zones)
         agreed = candidate.agreed_window
         window = pack.window if agreed is None else agreed.clip(pack.window_limit)
-        closed = (candidate.holidays or frozenset()) if candidate.no_holiday_calls else frozenset()
-        whole = len(zones) == len(found)
-        return cls(candidate, history, pack, dial, now, zones if whole else (), window, closed)
+        closed = (candidate.holidays or NO_DAYS) if candidate.no_holiday_calls else NO_DAYS
+        return cls(candidate, history, pack, dial, now, zones, window, closed,
+                   local_days(now, zones))
 
     def at(self, moment: datetime) -> Context:
         """The same decision asked at `moment` instead (the next-permitted search)."""
         return Context(self.candidate, self.history, self.pack, self.dial, moment,
-                       self.zones, self.window, self.closed_days)
+                       self.zones, self.window, self.closed_days,
+                       local_days(moment, self.zones))
 
 
 Check = Callable[[Context], tuple[Reason, ...]]
@@ -99,6 +105,9 @@ def holds(ctx: Context) -> tuple[Reason, ...]:
 
 def contact_bans(ctx: Context) -> tuple[Reason, ...]:
     who = ctx.candidate
+    flagged = who.do_not_call or who.cease_requested or who.attorney_represented
+    if not flagged and E164.match(who.number) is not None:
+        return ()  # the usual case, told without building anything
     bans = (
         (E164.match(who.number) is None, ReasonCode.DATA_INVALID_NUMBER,
          "the number is not in E.164 form"),
@@ -169,6 +178,14 @@ def window(ctx: Context) -> tuple[Reason, ...]:
 def _window_setup(ctx: Context) -> tuple[Reason, ...]:
     """Refusals that no waiting lifts: configuration and missing data (each detail
     is written only when its problem is there: this runs for every decision)."""
+    who = ctx.candidate
+    if (ctx.dial.ring_timeout >= ctx.pack.min_ring and ctx.zones and ctx.window is not None
+            and not (who.no_holiday_calls and who.holidays is None)):
+        return ()  # the usual case, told without building anything
+    return tuple(Reason(code, detail, None) for code, detail in _setup_problems(ctx))
+
+
+def _setup_problems(ctx: Context) -> list[tuple[ReasonCode, str]]:
     who, ring, pack = ctx.candidate, ctx.dial.ring_timeout, ctx.pack
     found: list[tuple[ReasonCode, str]] = []
     if ring < pack.min_ring:
@@ -184,30 +201,47 @@ def _window_setup(ctx: Context) -> tuple[Reason, ...]:
     if who.no_holiday_calls and who.holidays is None:
         found.append((ReasonCode.DATA_UNKNOWN_HOLIDAYS,
                       "no holiday calendar for a client that forbids holiday calls"))
-    return tuple(Reason(code, detail, None) for code, detail in found)
+    return found
 
 
 def _window_now(ctx: Context) -> tuple[Reason, ...]:
     assert ctx.window is not None  # refused by _window_setup otherwise
     span, ring, now, closed = ctx.window, ctx.dial.ring_timeout, ctx.now, ctx.closed_days
-    holiday = [z.key for z in ctx.zones if closed and local_day(now, z) in closed]
-    outside = [
-        z.key for z in ctx.zones
-        if z.key not in holiday and not fits(now, ring, z, span, closed)
-    ]  # fmt: skip
+    holiday: list[str] = []  # zone names: a zone's key names its day
+    outside: list[str] = []
+    for zone, day in zip(ctx.zones, ctx.days, strict=True):
+        if day in closed:
+            holiday.append(zone.key)
+        elif not fits_on(day, now, ring, zone, span):
+            outside.append(zone.key)
     if not holiday and not outside:
         return ()
-    retry = next_fit_everywhere(now, ring, ctx.zones, span, closed)
+    retry = next_fit_everywhere(now, ring, ctx.zones, span, closed, ctx.days)
     found: tuple[Reason, ...] = ()
     if holiday:
         found += (Reason(ReasonCode.WINDOW_HOLIDAY, f"a public holiday in {holiday}", retry),)
     if outside:
-        detail = f"the ring ({ring}) does not fit in {span} local time in {outside}"
+        detail = _outside_detail(ring, span, tuple(outside))
         found += (Reason(ReasonCode.WINDOW_OUTSIDE, detail, retry),)
     return found
 
 
+@lru_cache(maxsize=1024)
+def _outside_detail(ring: timedelta, span: DailyWindow, zones: tuple[str, ...]) -> str:
+    """Cached: half the decisions are refused with one of a few such details."""
+    return f"the ring ({ring}) does not fit in {span} local time in {list(zones)}"
+
+
 # 6. Rolling counters: `dialer.compliance.counters`.
+
+
+# 7-9. The campaign's abandon budget and the site's resources.
+
+
+def live_checks_of(pack: RulePack) -> tuple[Check, ...]:
+    """The checks of live state `pack` has (every pack needs a line and a recorder)."""
+    budget = () if pack.abandon_cap is None else (abandon_budget,)
+    return (*budget, work_line, recording)
 
 
 # 7. Campaign abandon budget.

@@ -26,36 +26,53 @@ Whose attempts count:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.compliance.checks import Context
+from dialer.compliance.checks import Check, Context
 from dialer.compliance.model import (
     LIVE_ANSWERS,
     MACHINE_VERDICTS,
     REGF_COUNTED,
-    Attempt,
     Outcome,
     Reason,
     ReasonCode,
 )
-from dialer.compliance.windows import day_start, local_day, next_midnight
+from dialer.compliance.packs import RulePack
+from dialer.compliance.windows import day_start, local_day, midnight_after
 
 REGF_DAYS = 7  # "within 7 consecutive days"
 
 
-def _about_debtor(ctx: Context) -> Iterable[Attempt]:
-    return (a for a in ctx.history.attempts if a.debtor_id == ctx.candidate.debtor_id)
+def counters_of(pack: RulePack) -> tuple[Check, ...]:
+    """The counters `pack` has, in the order of compliance.md (the others would
+    never refuse)."""
+    rules: tuple[tuple[Check, bool], ...] = (
+        (connected_daily, pack.connected_per_debtor_per_day is not None),
+        (unanswered_daily, pack.unanswered_per_number_per_day is not None),
+        (seven_in_seven, pack.calls_per_debt_per_7_days is not None),
+        (after_conversation, pack.quiet_days_after_conversation is not None),
+        (after_abandon, pack.no_redial_after_abandon is not None),
+        (after_machine, pack.no_redial_same_day_after_machine),
+    )  # fmt: skip
+    return tuple(rule for rule, present in rules if present)
 
 
-def _to_number(ctx: Context) -> Iterable[Attempt]:
-    return (a for a in ctx.history.attempts if a.number == ctx.candidate.number)
+def counters_without_history(pack: RulePack) -> tuple[Check, ...]:
+    """The counters of `pack` that may refuse a candidate with no earlier attempt:
+    only a cap of 0 or less (no call at all) does; the others have nothing to
+    count, so the engine skips them."""
+    caps = (
+        (connected_daily, pack.connected_per_debtor_per_day),
+        (unanswered_daily, pack.unanswered_per_number_per_day),
+        (seven_in_seven, pack.calls_per_debt_per_7_days),
+    )  # fmt: skip
+    return tuple(rule for rule, cap in caps if cap is not None and cap <= 0)
 
 
-def _person_on_debt(ctx: Context) -> Iterable[Attempt]:
-    who = ctx.candidate
-    return (a for a in ctx.history.attempts if a.case_id == who.case_id and a.party == who.party)
+# Whose attempts count (see above) is spelled out in each counter's one list
+# comprehension over the history: a helper generator per selection costs as much
+# again as the counting.
 
 
 # cn-bank: per local day.
@@ -65,7 +82,10 @@ def connected_daily(ctx: Context) -> tuple[Reason, ...]:
     cap = ctx.pack.connected_per_debtor_per_day
     if cap is None:
         return ()
-    times = [a.at for a in _about_debtor(ctx) if a.outcome in LIVE_ANSWERS]
+    debtor = ctx.candidate.debtor_id
+    times = [
+        a.at for a in ctx.history.attempts if a.debtor_id == debtor and a.outcome in LIVE_ANSWERS
+    ]  # fmt: skip
     return _daily_cap(ctx, times, cap, ReasonCode.CAP_CONNECTED_DAILY, "connected calls")
 
 
@@ -73,7 +93,10 @@ def unanswered_daily(ctx: Context) -> tuple[Reason, ...]:
     cap = ctx.pack.unanswered_per_number_per_day
     if cap is None:
         return ()
-    times = [a.at for a in _to_number(ctx) if a.outcome not in LIVE_ANSWERS]
+    number = ctx.candidate.number
+    times = [
+        a.at for a in ctx.history.attempts if a.number == number and a.outcome not in LIVE_ANSWERS
+    ]  # fmt: skip
     return _daily_cap(ctx, times, cap, ReasonCode.CAP_UNANSWERED_DAILY, "unanswered attempts")
 
 
@@ -83,12 +106,11 @@ def _daily_cap(
     if len(times) < cap:  # fewer in all than a day may have
         return ()
     counted, retries = [], []
-    for zone in ctx.zones:
-        today = local_day(ctx.now, zone)
+    for zone, today in zip(ctx.zones, ctx.days, strict=True):
         count = sum(1 for at in times if local_day(at, zone) == today)
         if count >= cap:
             counted.append(f"{count} on {today} in {zone.key}")
-            retries.append(next_midnight(ctx.now, zone))
+            retries.append(midnight_after(today, zone))
     if not retries:
         return ()
     detail = f"{what}: {', '.join(counted)} (at most {cap} a day)"
@@ -102,10 +124,17 @@ def seven_in_seven(ctx: Context) -> tuple[Reason, ...]:
     limit = ctx.pack.calls_per_debt_per_7_days
     if limit is None:
         return ()
-    times = [a.at for a in _person_on_debt(ctx) if a.outcome in REGF_COUNTED]
+    case, party = ctx.candidate.case_id, ctx.candidate.party
+    times = [
+        a.at for a in ctx.history.attempts
+        if a.case_id == case and a.party == party and a.outcome in REGF_COUNTED
+    ]  # fmt: skip
     if len(times) < limit:  # fewer in all than a week may have
         return ()
-    retries = [_week_frees_at(times, zone, ctx.now, limit) for zone in ctx.zones]
+    retries = [
+        _week_frees_at(times, zone, today, limit)
+        for zone, today in zip(ctx.zones, ctx.days, strict=True)
+    ]  # fmt: skip
     found = [retry for retry in retries if retry is not None]
     if not found:
         return ()
@@ -114,11 +143,11 @@ def seven_in_seven(ctx: Context) -> tuple[Reason, ...]:
 
 
 def _week_frees_at(
-    times: list[datetime], zone: ZoneInfo, now: datetime, limit: int
+    times: list[datetime], zone: ZoneInfo, today: date, limit: int
 ) -> datetime | None:
-    """When a call would no longer be the (limit+1)th in 7 local days; None: now."""
+    """When a call would no longer be the (limit+1)th in 7 local days; None: now
+    (`today` is the local date now)."""
     per_day = Counter(local_day(at, zone) for at in times)
-    today = local_day(now, zone)
 
     def week_until(day: date) -> int:
         return sum(per_day[day - timedelta(days=back)] for back in range(REGF_DAYS))
@@ -137,10 +166,17 @@ def after_conversation(ctx: Context) -> tuple[Reason, ...]:
     days = ctx.pack.quiet_days_after_conversation
     if days is None:
         return ()
-    talks = [a.at for a in _person_on_debt(ctx) if a.outcome is Outcome.CONVERSATION]
+    case, party = ctx.candidate.case_id, ctx.candidate.party
+    talks = [
+        a.at for a in ctx.history.attempts
+        if a.outcome is Outcome.CONVERSATION and a.case_id == case and a.party == party
+    ]  # fmt: skip
     if not talks:
         return ()
-    retries = [_quiet_until(talks, zone, ctx.now, days) for zone in ctx.zones]
+    retries = [
+        _quiet_until(talks, zone, today, days)
+        for zone, today in zip(ctx.zones, ctx.days, strict=True)
+    ]  # fmt: skip
     found = [retry for retry in retries if retry is not None]
     if not found:
         return ()
@@ -149,9 +185,8 @@ def after_conversation(ctx: Context) -> tuple[Reason, ...]:
 
 
 def _quiet_until(
-    talks: list[datetime], zone: ZoneInfo, now: datetime, days: int
+    talks: list[datetime], zone: ZoneInfo, today: date, days: int
 ) -> datetime | None:
-    today = local_day(now, zone)
     talk_days = (local_day(at, zone) for at in talks)
     ends = [day + timedelta(days=days) for day in talk_days if day <= today]
     last = max((end for end in ends if end > today), default=None)
@@ -165,7 +200,10 @@ def after_abandon(ctx: Context) -> tuple[Reason, ...]:
     wait = ctx.pack.no_redial_after_abandon
     if wait is None or ctx.dial.agent_guaranteed:
         return ()
-    abandons = [a.at for a in _to_number(ctx) if a.outcome is Outcome.ABANDONED]
+    number = ctx.candidate.number
+    abandons = [
+        a.at for a in ctx.history.attempts if a.outcome is Outcome.ABANDONED and a.number == number
+    ]  # fmt: skip
     last = max(abandons, default=None)
     if last is None or ctx.now >= last + wait:
         return ()
@@ -176,12 +214,15 @@ def after_abandon(ctx: Context) -> tuple[Reason, ...]:
 def after_machine(ctx: Context) -> tuple[Reason, ...]:
     if not ctx.pack.no_redial_same_day_after_machine or ctx.dial.agent_guaranteed:
         return ()
-    machines = [a.at for a in _to_number(ctx) if a.outcome in MACHINE_VERDICTS]
+    number = ctx.candidate.number
+    machines = [
+        a.at for a in ctx.history.attempts if a.outcome in MACHINE_VERDICTS and a.number == number
+    ]  # fmt: skip
     if not machines:
         return ()
     retries = [
-        next_midnight(ctx.now, zone) for zone in ctx.zones
-        if any(local_day(at, zone) == local_day(ctx.now, zone) for at in machines)
+        midnight_after(today, zone) for zone, today in zip(ctx.zones, ctx.days, strict=True)
+        if any(local_day(at, zone) == today for at in machines)
     ]  # fmt: skip
     if not retries:
         return ()

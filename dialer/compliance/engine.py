@@ -6,8 +6,14 @@ rules -> time window (every candidate zone, holidays) -> rolling counters ->
 campaign abandon budget -> work line -> recording. It does not stop at the first
 refusal: every failing rule is reported, in that order, so a supervisor sees all
 of them; the call is allowed only when none fails. Missing data refuses (fail
-closed). The answer depends on the arguments only: no clock, no IO, no state, so
-the same inputs always give the same decision.
+closed). The answer depends on the arguments only: no clock, no IO, no state but
+memos of pure functions, so the same inputs always give the same decision.
+
+Speed (bench/compliance_bench.py; bench/compliance_golden.py proves the decisions
+unchanged): each pack's rules are planned once (`Plan`), so a rule the pack lacks
+is not called, nor a counter when there is no history to count; a decision's
+local dates are computed once per zone (`Context.days`); window bounds, zones and
+texts are memoized in `windows`.
 
 `next_permitted_at` on a refusal is the earliest instant the call could pass with
 the same history: None when any reason has no such time (a hold, a flag, missing
@@ -29,6 +35,7 @@ check sees the other's attempt.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -47,15 +54,52 @@ from dialer.compliance.packs import RulePack
 BEFORE_WINDOW: tuple[Check, ...] = (
     checks.holds, checks.contact_bans, checks.consent, checks.party,
 )  # fmt: skip
-TIMED: tuple[Check, ...] = (
-    checks.window,
-    counters.connected_daily, counters.unanswered_daily,
-    counters.seven_in_seven, counters.after_conversation,
-    counters.after_abandon, counters.after_machine,
-)  # fmt: skip
-LIVE: tuple[Check, ...] = (checks.abandon_budget, checks.work_line, checks.recording)
-ORDER = BEFORE_WINDOW + TIMED + LIVE
 MAX_STEPS = 64
+ZERO = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A pack's rules in the order of compliance.md, without the rules it does not
+    have (they would never refuse), and the same without the counters that have
+    nothing to count for a candidate with no earlier attempt."""
+
+    rules: tuple[Check, ...]
+    rules_without_history: tuple[Check, ...]
+    timed: tuple[Check, ...]  # the rules that depend on the time: window, counters
+    timed_without_history: tuple[Check, ...]
+
+    @classmethod
+    def of(cls, pack: RulePack) -> Plan:
+        live = checks.live_checks_of(pack)
+        timed = (checks.window, *counters.counters_of(pack))
+        bare = (checks.window, *counters.counters_without_history(pack))
+        return cls(BEFORE_WINDOW + timed + live, BEFORE_WINDOW + bare + live, timed, bare)
+
+    def every(self, ctx: Context) -> tuple[Reason, ...]:
+        """The refusals of every rule, in order."""
+        return _run(self.rules if ctx.history.attempts else self.rules_without_history, ctx)
+
+    def timed_only(self, ctx: Context) -> tuple[Reason, ...]:
+        """The refusals of the rules that depend on the time, in order."""
+        return _run(self.timed if ctx.history.attempts else self.timed_without_history, ctx)
+
+
+_PLANS: dict[int, tuple[RulePack, Plan]] = {}
+
+
+def plan_for(pack: RulePack) -> Plan:
+    """The plan of `pack`, built once per pack object. Kept by the pack's identity
+    (hashing a RulePack's twenty fields costs more than running its rules); each
+    entry holds its pack, so an id cannot be reused while it is cached."""
+    entry = _PLANS.get(id(pack))
+    if entry is not None and entry[0] is pack:
+        return entry[1]
+    if len(_PLANS) >= 64:  # packs built on the fly (tests): forget them all
+        _PLANS.clear()
+    plan = Plan.of(pack)
+    _PLANS[id(pack)] = (pack, plan)
+    return plan
 
 
 def check(
@@ -67,17 +111,18 @@ def check(
     dial: DialContext,
 ) -> Decision:
     """The decision for placing a call to `candidate` at `now` (aware UTC)."""
-    if now.tzinfo is None or now.utcoffset() != timedelta(0):
+    if now.tzinfo is None or now.utcoffset() != ZERO:
         raise ValueError(f"now must be aware UTC, got {now!r}")
     ctx = Context.build(candidate, history, pack, dial, now)
-    reasons = _run(ORDER, ctx)
+    plan = plan_for(pack)
+    reasons = plan.every(ctx)
     return Decision(
         allowed=not reasons,
         pack=pack.name,
         pack_version=pack.version,
         reasons=reasons,
         notes=checks.notes(ctx),
-        next_permitted_at=_next_permitted(ctx, reasons) if reasons else now,
+        next_permitted_at=_next_permitted(plan, ctx, reasons) if reasons else now,
         checked_at=now,
         inputs=summarize(ctx),
     )
@@ -90,12 +135,12 @@ def _run(rules: tuple[Check, ...], ctx: Context) -> tuple[Reason, ...]:
     return found
 
 
-def _next_permitted(ctx: Context, reasons: tuple[Reason, ...]) -> datetime | None:
+def _next_permitted(plan: Plan, ctx: Context, reasons: tuple[Reason, ...]) -> datetime | None:
     moment = _latest(reasons)
     for _ in range(MAX_STEPS):
         if moment is None:
             return None
-        pending = _run(TIMED, ctx.at(moment))
+        pending = plan.timed_only(ctx.at(moment))
         if not pending:
             return moment
         moment = _latest(pending)
@@ -103,10 +148,15 @@ def _next_permitted(ctx: Context, reasons: tuple[Reason, ...]) -> datetime | Non
 
 
 def _latest(reasons: tuple[Reason, ...]) -> datetime | None:
-    times = [reason.retry_at for reason in reasons]
-    if any(at is None for at in times):
-        return None
-    return max(at for at in times if at is not None)
+    """The latest retry time of `reasons`; None when any has none."""
+    latest: datetime | None = None
+    for reason in reasons:
+        at = reason.retry_at
+        if at is None:
+            return None
+        if latest is None or at > latest:  # the first of equal instants, as max() gives
+            latest = at
+    return latest
 
 
 def summarize(ctx: Context) -> dict[str, object]:
@@ -123,7 +173,7 @@ def summarize(ctx: Context) -> dict[str, object]:
         "time_zones": list(who.time_zones),
         "window": None if ctx.window is None else str(ctx.window),
         "agreed_window": None if who.agreed_window is None else str(who.agreed_window),
-        "holds": sorted(str(hold) for hold in who.holds),
+        "holds": sorted(map(str, who.holds)),
         "do_not_call": who.do_not_call,
         "cease_requested": who.cease_requested,
         "attorney_represented": who.attorney_represented,
@@ -137,7 +187,8 @@ def summarize(ctx: Context) -> dict[str, object]:
         "campaign": {"abandoned": dial.campaign.abandoned, "live": dial.campaign.live},
         "resources": {"work_line": dial.resources.work_line, "recording": dial.resources.recording},
         "history": [
-            _attempt_json(a.attempt_id, a.at, str(a.outcome)) for a in ctx.history.attempts
+            {"id": a.attempt_id, "at": a.at.astimezone(UTC).isoformat(), "outcome": str(a.outcome)}
+            for a in ctx.history.attempts
         ],
     }
 
@@ -148,6 +199,3 @@ def _dates_json(days: frozenset[date]) -> tuple[str, ...]:
     same frozenset for every decision and has a hundred dates."""
     return tuple(sorted(day.isoformat() for day in days))
 
-
-def _attempt_json(attempt_id: int | None, at: datetime, outcome: str) -> dict[str, object]:
-    return {"id": attempt_id, "at": at.astimezone(UTC).isoformat(), "outcome": outcome}

@@ -17,11 +17,15 @@ are local dates in the zone being checked.
 When the callee's location is ambiguous (several candidate zones), a call fits
 only when it fits in every zone; `next_fit_everywhere` finds the earliest instant
 at which it does.
+
+Whatever depends only on a local date, a zone and wall times is memoized (a
+window's opening and closing instants per local date, the names of zones): a
+check converts its instant into each zone once and then compares instants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -33,6 +37,9 @@ NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
 # How far ahead a window opening is searched for before giving up.
 MAX_DAYS_AHEAD = 370
 MAX_ROUNDS = 32
+MIDNIGHT = time(0)
+ONE_DAY = timedelta(days=1)
+DAYS_AHEAD = tuple(timedelta(days=offset) for offset in range(MAX_DAYS_AHEAD))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,14 @@ class DailyWindow:
         return DailyWindow(start, end) if start < end else None
 
     def __str__(self) -> str:
-        return f"{self.start.isoformat('minutes')}-{self.end.isoformat('minutes')}"
+        return _clock_span(self.start, self.end)
+
+
+@lru_cache(maxsize=256)
+def _clock_span(start: time, end: time) -> str:
+    """A window as text, e.g. 08:00-21:00; cached, as every decision's summary and
+    many refusals name their window."""
+    return f"{start.isoformat('minutes')}-{end.isoformat('minutes')}"
 
 
 def zone_named(name: str) -> ZoneInfo | None:
@@ -67,9 +81,23 @@ def zone_named(name: str) -> ZoneInfo | None:
         return None
 
 
+@lru_cache(maxsize=1024)
+def zones_named(names: tuple[str, ...]) -> tuple[ZoneInfo, ...]:
+    """The zones `names` name, in order; empty when any name is not a zone (a
+    callee's zones are all known or none is). Cached per tuple of names."""
+    found = tuple(zone_named(name) for name in names)
+    zones = tuple(zone for zone in found if zone is not None)
+    return zones if len(zones) == len(found) else ()
+
+
 def local_day(at: datetime, zone: ZoneInfo) -> date:
     """The date on the wall calendar in `zone` at the instant `at`."""
     return at.astimezone(zone).date()
+
+
+def local_days(at: datetime, zones: tuple[ZoneInfo, ...]) -> tuple[date, ...]:
+    """`local_day(at, zone)` for each of `zones`."""
+    return tuple([at.astimezone(zone).date() for zone in zones])
 
 
 @lru_cache(maxsize=4096)
@@ -84,11 +112,16 @@ def instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
 
 def next_midnight(at: datetime, zone: ZoneInfo) -> datetime:
     """The instant the local day after the one containing `at` begins in `zone`."""
-    return instant(local_day(at, zone) + timedelta(days=1), time(0), zone)
+    return midnight_after(local_day(at, zone), zone)
+
+
+def midnight_after(day: date, zone: ZoneInfo) -> datetime:
+    """The instant the local day after `day` begins in `zone`."""
+    return instant(day + ONE_DAY, MIDNIGHT, zone)
 
 
 def day_start(day: date, zone: ZoneInfo) -> datetime:
-    return instant(day, time(0), zone)
+    return instant(day, MIDNIGHT, zone)
 
 
 def fits(
@@ -101,9 +134,21 @@ def fits(
     """Whether a call starting at `start` rings wholly inside `window` in `zone`,
     on a day that is not closed."""
     day = local_day(start, zone)
-    if day in closed:
-        return False
-    return instant(day, window.start, zone) <= start < instant(day, window.end, zone) - ring
+    return day not in closed and fits_on(day, start, ring, zone, window)
+
+
+def fits_on(day: date, start: datetime, ring: timedelta, zone: ZoneInfo,
+            window: DailyWindow) -> bool:
+    """`fits` for a call starting at `start`, whose local day in `zone` is `day`
+    (known to the caller, and not closed)."""
+    opens, closes = _bounds(day, zone, window.start, window.end)
+    return opens <= start < closes - ring
+
+
+@lru_cache(maxsize=16384)
+def _bounds(day: date, zone: ZoneInfo, start: time, end: time) -> tuple[datetime, datetime]:
+    """The instants a window from `start` to `end` opens and closes on `day`."""
+    return instant(day, start, zone), instant(day, end, zone)
 
 
 def next_fit(
@@ -115,14 +160,34 @@ def next_fit(
 ) -> datetime | None:
     """The earliest instant at or after `after` at which a call fits in `zone`;
     None when none does within `MAX_DAYS_AHEAD` days."""
-    if fits(after, ring, zone, window, closed):
+    return _next_fit(local_day(after, zone), after, ring, zone, window, closed)
+
+
+def _next_fit(
+    first: date,
+    after: datetime,
+    ring: timedelta,
+    zone: ZoneInfo,
+    window: DailyWindow,
+    closed: frozenset[date],
+) -> datetime | None:
+    """`next_fit`, with `first` the local date at `after`: now, or the first
+    opening after `after` that is on an open day and leaves room for the ring."""
+    if first not in closed and fits_on(first, after, ring, zone, window):
         return after
-    first = local_day(after, zone)
-    for offset in range(MAX_DAYS_AHEAD):
-        opens = instant(first + timedelta(days=offset), window.start, zone)
-        if opens > after and fits(opens, ring, zone, window, closed):
+    for ahead in DAYS_AHEAD:
+        opens, day = _opening(first + ahead, zone, window.start)
+        if opens > after and day not in closed and fits_on(day, opens, ring, zone, window):
             return opens
     return None
+
+
+@lru_cache(maxsize=16384)
+def _opening(day: date, zone: ZoneInfo, start: time) -> tuple[datetime, date]:
+    """The instant of `start` on `day` in `zone`, and the local date it falls on:
+    `day`, unless a gap in the clock carries it over midnight."""
+    opens = instant(day, start, zone)
+    return opens, local_day(opens, zone)
 
 
 def next_fit_everywhere(
@@ -131,10 +196,16 @@ def next_fit_everywhere(
     zones: Iterable[ZoneInfo],
     window: DailyWindow,
     closed: frozenset[date],
+    days: Sequence[date] | None = None,
 ) -> datetime | None:
     """The earliest instant at or after `after` at which a call fits in every zone;
-    None when the zones share no calling time."""
+    None when the zones share no calling time. `days`: the local dates at `after`
+    in `zones`, when the caller has them."""
     candidates = tuple(zones)
+    if len(candidates) == 1:  # a fit in the only zone fits everywhere
+        zone = candidates[0]
+        first = local_day(after, zone) if days is None else days[0]
+        return _next_fit(first, after, ring, zone, window, closed)
     moment = after
     for _ in range(MAX_ROUNDS):
         found = [next_fit(moment, ring, zone, window, closed) for zone in candidates]

@@ -1,0 +1,31 @@
+"""Every compliance decision stays byte-identical: the stored JSON and the Decision
+of 60,000 varied decisions (the benchmark's mix, the same candidates at DST switches,
+holidays and window edges, and with crowded histories) hash to the digests recorded
+from the engine of 2026-11-29 (bench/compliance_golden.py). A rule change that
+alters decisions must come with a new pack version and new digests."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+from typing import Any
+
+# bench/ is scripts, not a package: imported by name (see test_pacing_sim.py).
+golden: Any = importlib.import_module("bench.compliance_golden")
+
+CANDIDATES = 20_000
+MIX = "695112c49c166d51684a7e2afc9b97b34113de33744aa086b53d2ed6a336dbf3"
+EDGES = "bebb3608915286fb4629b91e2242399cf93801cff96a89533083e77e3eeed9e3"
+CROWDED = "dc933dd5015ffca925e6094f1fb68e6f1337de04ad52ac8504e2936847947da0"
+
+
+def test_decisions_match_the_recorded_digests() -> None:
+    assert golden.golden(CANDIDATES, CANDIDATES) == (MIX, EDGES, CROWDED)
+
+
+def test_the_digest_sees_a_changed_decision() -> None:
+    jobs = golden.bench.build_jobs(50)
+    decided = list(golden.decisions(jobs))
+    last = decided[-1]
+    moved = [*decided[:-1], replace(last, allowed=not last.allowed)]
+    assert golden.digest(decided) != golden.digest(moved)
