@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import sys
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ from routing.store import AgentChanges, NewAgent, add_member, create_agent, upda
 from telephony.simulated.speech import INSTALL_HINT, Speech
 
 AGENT_SAYS = "您好，这里是客户服务中心，请问是本人吗？"
+STOP_S = 15.0  # how long the phones get to stop after Ctrl-C or SIGTERM
 
 
 def add_parser(simulate_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,14 +88,19 @@ async def run_agents(args: argparse.Namespace, settings: Settings) -> int:
         await asyncio.wait({stop, *running}, return_when=asyncio.FIRST_COMPLETED)
         for task in (stop, *running):
             task.cancel()
-        failed = [r for r in await asyncio.gather(*running, return_exceptions=True)
-                  if isinstance(r, Exception)]
+        done, stuck = await asyncio.wait(running, timeout=STOP_S)
+        failed = [t.exception() for t in done if not t.cancelled() and t.exception()]
     for agent in agents:
         t = agent.tally
         print(f"{agent.login.username}: {t.calls} calls, codes {t.codes}, {t.errors} errors")
     for error in failed:
         print(f"callcase: a simulated agent stopped: {error!r}")
-    return 1 if failed else 0
+    code = 1 if failed else 0
+    if stuck:  # a pyVoIP phone that does not stop would keep the process alive
+        print(f"callcase: {len(stuck)} softphone(s) did not stop in {STOP_S:g} s; exiting",
+              flush=True)
+        os._exit(code)
+    return code
 
 
 async def provision(pool: asyncpg.Pool, settings: Settings, args: argparse.Namespace

@@ -91,16 +91,26 @@ async def test_agents_register_and_log_in_then_stop_on_sigterm(
                 "--sip", f"{LOOPBACK}:{sip}", "--cache", str(tmp_path / "audio"),
                 env=env, stdout=log, stderr=asyncio.subprocess.STDOUT)
         try:
-            async with asyncio.timeout(45):
+            async with asyncio.timeout(60):
                 await logged_in(pool, {"sim-agent1", "sim-agent2"})
                 for event in bound.values():
                     await event.wait()  # their softphones registered
+        except TimeoutError:
+            log_text = await asyncio.to_thread((tmp_path / "sim.log").read_text)
+            raise AssertionError(f"agents not logged in and registered:\n{log_text}") from None
         finally:
             proc.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(30):
-                code = await proc.wait()
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
+            try:
+                async with asyncio.timeout(30):
+                    code = await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                log_text = await asyncio.to_thread((tmp_path / "sim.log").read_text)
+                raise AssertionError(f"still running 30 s after SIGTERM:\n{log_text}") from None
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
     out = (tmp_path / "sim.log").read_text()
     assert code == 0, out
     assert "sim-agent1: 0 calls" in out and "sim-agent2: 0 calls" in out
