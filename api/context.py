@@ -46,7 +46,7 @@ def now(request: web.Request) -> datetime:
 
 
 def requires(*roles: Role) -> Callable[[Handler], Handler]:
-    """Allow the route to these roles only."""
+    """Allow the route to these roles only; its path and query must be storable text."""
     allowed = frozenset(roles)
 
     def wrap(handler: Handler) -> Handler:
@@ -54,6 +54,9 @@ def requires(*roles: Role) -> Callable[[Handler], Handler]:
         async def checked(request: web.Request) -> web.StreamResponse:
             if current_user(request).role not in allowed:
                 raise Forbidden("auth.role", "your role may not do this")
+            url_text = [*request.match_info.values(), *request.query.keys(),
+                        *request.query.values()]
+            check_storable(url_text, "the path or query")
             return await handler(request)
 
         checked.allowed_roles = allowed  # type: ignore[attr-defined]
@@ -80,7 +83,7 @@ def int_param(request: web.Request, name: str, default: int | None = None, *,
 
 def path_id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # not "²", which int() refuses
         raise InvalidInput("request.bad_id", f"{name} must be a positive whole number")
     return int(raw)
 
@@ -92,4 +95,32 @@ async def json_body(request: web.Request) -> dict[str, object]:
         raise InvalidInput("request.bad_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise InvalidInput("request.bad_json", "the body must be a JSON object")
+    check_storable(body, "the body")
     return body
+
+
+def _unstorable(value: object) -> bool:
+    """A value no column can store: text with a NUL character or an unpaired surrogate
+    (which JSON's ``\\udxxx`` escapes can carry), a whole number beyond 64 bits;
+    anywhere in a JSON value."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")  # an unpaired surrogate has no UTF-8
+        except UnicodeEncodeError:
+            return True
+        return "\x00" in value
+    if isinstance(value, int):
+        return not -2**63 <= value < 2**63
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def check_storable(value: object, where: str) -> None:
+    """Refuse (400 ``request.unstorable``) what no column can store, before a query
+    fails on it."""
+    if _unstorable(value):
+        raise InvalidInput("request.unstorable", f"{where} holds a NUL character, an"
+                           " unpaired surrogate or a number beyond 64 bits")

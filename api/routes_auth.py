@@ -79,7 +79,7 @@ async def add_client(request: web.Request) -> web.Response:
         time_zone=_text(body, "time_zone", "Asia/Shanghai"),
         default_region=_text(body, "default_region", "CN").upper(),
         rule_pack=_text(body, "rule_pack", "cn-bank"),
-        retention_years=int_field(body, "retention_years", 5),
+        retention_years=int_field(body, "retention_years", 5, low=1, high=30),
     )
     await audit.record(request.app[PG], actor(request), "client.add", record_type="client",
                        record_id=client.id, client_id=client.id)
@@ -116,9 +116,13 @@ async def get_user(request: web.Request) -> web.Response:
     return web.json_response(user_json(await store.get_user(request.app[PG], path_id(request))))
 
 
-def int_field(body: dict[str, object], name: str, default: int) -> int:
+def int_field(body: dict[str, object], name: str, default: int, *, low: int = -2**31,
+              high: int = 2**31 - 1) -> int:
     value = body.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput("request.bad_field", f"{name} must be a whole number")
+    if not low <= value <= high:
+        raise InvalidInput("request.bad_field", f"{name} must be from {low} to {high}",
+                           {name: value})
     return value
 

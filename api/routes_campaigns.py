@@ -115,6 +115,8 @@ async def case_dialability(request: web.Request) -> web.Response:
     campaign = None
     if "campaign_id" in request.query:
         campaign = await dialer_store.get_campaign(request.app[PG], _campaign_id(request))
+        if campaign.client_id != summary.client_id:  # another client's: not told apart
+            raise NotFound("campaign.not_found", f"no campaign {campaign.id}")
     answer = await explain.dialability(request.app[PG], summary.id, at, campaign)
     return web.json_response(answer.as_json())
 
@@ -135,7 +137,7 @@ def _at(request: web.Request) -> datetime | None:
 
 def _campaign_id(request: web.Request) -> int:
     raw = request.query["campaign_id"]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidInput("request.bad_param", "campaign_id must be a whole number")
     return int(raw)
 
@@ -149,6 +151,7 @@ async def contact_floor(request: web.Request) -> web.Response:
     scope = scope_for(current_user(request))
     if scope.client_id is not None and scope.client_id != client_id:
         raise NotFound("client.not_found", f"no client {client_id}")
+    await case_store.get_client(request.app[PG], client_id=client_id)  # none: 404
     standings = await floors.floors(request.app[PG], client_id, now(request))
     shown = [s for s in standings
              if (request.query.get("behind") != "true" or s.status.behind)

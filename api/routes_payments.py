@@ -16,8 +16,19 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from api.context import PG, SETTINGS, actor, current_user, int_param, now, path_id, requires
+from api.context import (
+    PG,
+    SETTINGS,
+    actor,
+    check_storable,
+    current_user,
+    int_param,
+    now,
+    path_id,
+    requires,
+)
 from cases import audit, payments, promises, store
 from cases.access import check_case_visible, check_client_visible
 from cases.domain import CaseSummary, Client, Role
@@ -49,7 +60,11 @@ def _limit_bytes(request: web.Request) -> int:
 async def _read_upload(request: web.Request) -> tuple[str, bytes]:
     """(file name, bytes) of a multipart `file` field or of the raw body."""
     if request.content_type.startswith("multipart/"):
-        return await _read_multipart(request)
+        try:
+            return await _read_multipart(request)
+        except (HttpProcessingError, ValueError):  # a malformed body: the sender's fault
+            raise InvalidInput("payments.bad_multipart", "the multipart body cannot be"
+                               " read") from None
     data = await request.read()
     if not data:
         raise InvalidInput("payments.missing_file", "send the payment file as the body"
@@ -60,7 +75,9 @@ async def _read_upload(request: web.Request) -> tuple[str, bytes]:
 
 def _file_name(raw: str | None) -> str:
     """The name as sent; percent-encoded UTF-8 (as in a header) is decoded."""
-    return unquote(raw)[:255] if raw else DEFAULT_NAME
+    name = unquote(raw)[:255] if raw else DEFAULT_NAME
+    check_storable(name, "the file name")
+    return name
 
 
 async def _read_multipart(request: web.Request) -> tuple[str, bytes]:

@@ -97,7 +97,7 @@ def complaint_input(body: dict[str, object], at: datetime) -> NewComplaint:
     problems: dict[str, str] = {}
     received = _received_at(body.get("received_at"), at, problems)
     channel = body.get("channel")
-    if channel not in set(ComplaintChannel):
+    if not isinstance(channel, str) or channel not in set(ComplaintChannel):
         problems["channel"] = "one of " + ", ".join(ComplaintChannel)
     summary = body.get("summary")
     if not isinstance(summary, str) or not 1 <= len(summary.strip()) <= SUMMARY_MAX:

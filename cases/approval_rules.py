@@ -133,7 +133,7 @@ def parse_request(raw: Mapping[str, object], *, balance: Decimal, today: date) -
     problems: dict[str, str] = {}
     reason = _field(problems, "reason", raw.get("reason"), _parse_text)
     kind_raw = raw.get("kind")
-    if kind_raw not in set(ApprovalKind):
+    if not isinstance(kind_raw, str) or kind_raw not in set(ApprovalKind):  # {}: unhashable
         problems["kind"] = "must be one of " + ", ".join(ApprovalKind)
         raise InvalidInput("approval.invalid", "the request is invalid", problems)
     kind = ApprovalKind(str(kind_raw))

@@ -152,7 +152,9 @@ def parse_month(text: str) -> date:
     if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
         raise InvalidInput("evaluation.bad_month", f"month must look like 2026-10, not {text!r}")
     try:
-        return date(int(parts[0]), int(parts[1]), 1)
+        first = date(int(parts[0]), int(parts[1]), 1)
+        next_month(first)  # 9999-12 has none: it could never be over
+        return first
     except ValueError:
         raise InvalidInput("evaluation.bad_month", f"no month {text!r}") from None
 
@@ -222,7 +224,7 @@ def parse_params(raw: Mapping[str, object], base: EvaluationParams | None = None
 
 
 def _tiering(value: object) -> Tiering:
-    if value not in set(Tiering):
+    if not isinstance(value, str) or value not in set(Tiering):  # {} is unhashable
         raise ValueError(f"must be one of {', '.join(Tiering)}")
     return Tiering(str(value))
 

@@ -258,7 +258,7 @@ def parse_result(raw: Mapping[str, object], *, now: datetime) -> RecordResult:
     """`{"result", "notes"?, "visited_at"?}` (notes required for `other`)."""
     problems: dict[str, str] = {}
     result = raw.get("result")
-    if result not in set(VisitResult):
+    if not isinstance(result, str) or result not in set(VisitResult):  # {}: unhashable
         problems["result"] = "must be one of " + ", ".join(VisitResult)
     notes = _text(raw, "notes", 4000, problems, required=result == VisitResult.OTHER)
     when = _visited_at(raw.get("visited_at"), now, problems)
@@ -356,7 +356,11 @@ def month_bounds(text: str) -> tuple[date, date]:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise InvalidInput("field_visit.bad_month", "month must be YYYY-MM", {"month": text})
     year, month = int(text[:4]), int(text[5:])
-    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+    try:
+        return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+    except ValueError:  # year 0, or 9999-12 (its next month is past date.max)
+        raise InvalidInput("field_visit.bad_month", "no such month",
+                           {"month": text}) from None
 
 
 def quota(visits: int, share: Fraction = FIELD_VISIT_SHARE) -> int:

@@ -438,7 +438,7 @@ async def list_imports(db: store.Db, client_id: int, *, after: int = 0,
                        limit: int = 50) -> list[ImportReport]:
     """A client's imports, newest first, before the keyset cursor `after` (0: newest)."""
     rows = await db.fetch(
-        f"{_IMPORT_SQL} WHERE i.client_id = $1 AND ($2 = 0 OR i.id < $2)"
+        f"{_IMPORT_SQL} WHERE i.client_id = $1 AND ($2::bigint = 0 OR i.id < $2)"
         " ORDER BY i.id DESC LIMIT $3", client_id, after, limit)
     return [_report(r) for r in rows]
 

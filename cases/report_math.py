@@ -158,7 +158,9 @@ class Counts:
         for f in fields(self):
             value = values.get(f.name)
             if value is not None:
-                changes[f.name] = getattr(self, f.name) + value
+                current = getattr(self, f.name)  # counts stay whole, money exact
+                whole = isinstance(current, int)
+                changes[f.name] = current + (int(Decimal(str(value))) if whole else value)
         return replace(self, **changes)
 
 

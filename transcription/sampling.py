@@ -69,8 +69,10 @@ def parse_month(text: str) -> tuple[date, date]:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise InvalidInput("qa.bad_month", "month must be YYYY-MM", {"month": text})
     year, month = int(text[:4]), int(text[5:])
-    first = date(year, month, 1)
-    return first, date(year + month // 12, month % 12 + 1, 1)
+    try:
+        return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+    except ValueError:  # year 0, or 9999-12 (its next month is past date.max)
+        raise InvalidInput("qa.bad_month", "no such month", {"month": text}) from None
 
 
 def quota(calls: int, share: Fraction = CALL_SHARE) -> int:
