@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import TimeoutError as RedisTimeout
 
-from cases.channels import scoped
+from cases.channels import answer, ask, scoped
 from dialer.agent_dial import DialRequest
 
 logger = logging.getLogger(__name__)
@@ -28,23 +26,14 @@ CONTROL = "callcase:dialer:agent-dial"
 WAIT_S = 1.5  # under the API's Redis socket timeout (2 s)
 
 
-def reply_key(request: str) -> str:
-    return f"callcase:dialer:agent-dial-reply:{request}"
+REPLIES = "callcase:dialer:agent-dial-reply:"
 
 
 async def request(redis: Redis, extension: str, dial: DialRequest) -> dict[str, object] | None:
-    ask = secrets.token_hex(8)
-    await redis.publish(scoped(redis, CONTROL), json.dumps({
+    command: dict[str, object] = {
         "agent_id": dial.agent_id, "extension": extension, "case_id": dial.case_id,
-        "phone_id": dial.phone_id, "campaign_id": dial.campaign_id, "reply": ask}))
-    try:
-        found = await redis.blpop([reply_key(ask)], timeout=WAIT_S)
-    except (TimeoutError, RedisTimeout):
-        return None
-    if found is None:
-        return None
-    answer: dict[str, object] = json.loads(found[1])
-    return answer
+        "phone_id": dial.phone_id, "campaign_id": dial.campaign_id}
+    return await ask(redis, CONTROL, command, REPLIES, WAIT_S)
 
 
 def parse(command: object) -> tuple[str, DialRequest] | None:
@@ -98,6 +87,4 @@ async def _answer(redis: Redis, holds: Callable[[str], bool],
         return  # another call path holds that softphone
     outcome = await dial(request)
     logger.info("agent %s dials case %s: %s", request.agent_id, request.case_id, outcome)
-    key = reply_key(str(command.get("reply", "")))
-    await redis.rpush(key, json.dumps(outcome))
-    await redis.expire(key, 30)
+    await answer(redis, REPLIES, command, outcome)

@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import TimeoutError as RedisTimeout
 
-from cases.channels import scoped
+from cases.channels import answer, ask, scoped
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +27,7 @@ WAIT_S = 1.5  # under the API's Redis socket timeout (2 s)
 ACTIONS = ("pause", "resume")
 
 
-def reply_key(request: str) -> str:
-    return f"callcase:recording:reply:{request}"
+REPLIES = "callcase:recording:reply:"
 
 
 class Pausable(Protocol):
@@ -42,17 +39,7 @@ async def request(redis: Redis, call_id: str, action: str) -> dict[str, object] 
     """Ask the recording process; its answer, or None when none came in time."""
     if action not in ACTIONS:
         raise ValueError(f"unknown PCI action {action!r}")
-    ask = secrets.token_hex(8)
-    await redis.publish(scoped(redis, CONTROL), json.dumps({"call_id": call_id, "action": action,
-                                             "reply": ask}))
-    try:
-        found = await redis.blpop([reply_key(ask)], timeout=WAIT_S)
-    except (TimeoutError, RedisTimeout):
-        return None
-    if found is None:
-        return None
-    answer: dict[str, object] = json.loads(found[1])
-    return answer
+    return await ask(redis, CONTROL, {"call_id": call_id, "action": action}, REPLIES, WAIT_S)
 
 
 def apply(active: Mapping[str, Pausable], command: dict[str, str], tick: int
@@ -99,6 +86,4 @@ async def _answer(redis: Redis, active: Mapping[str, Pausable], tick: Callable[[
         return  # another process records that call
     outcome = apply(active, command, tick())
     logger.info("call %s: PCI %s: %s", command.get("call_id"), command.get("action"), outcome)
-    key = reply_key(str(command.get("reply", "")))
-    await redis.rpush(key, json.dumps(outcome))
-    await redis.expire(key, 30)
+    await answer(redis, REPLIES, command, outcome)

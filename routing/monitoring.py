@@ -22,15 +22,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import TimeoutError as RedisTimeout
 
-from cases.channels import scoped
+from cases.channels import answer, ask, scoped
 from telephony.control import CallControl, ControlledCall
 from telephony.media.monitor import MonitorMode
 from telephony.sip.bindings import Binding
@@ -43,8 +41,7 @@ RING_S = 20.0  # how long the supervisor's phone rings
 ACTIONS = ("start", "mode", "stop")
 
 
-def reply_key(request: str) -> str:
-    return f"callcase:routing:monitor-reply:{request}"
+REPLIES = "callcase:routing:monitor-reply:"
 
 
 class Bindings(Protocol):
@@ -63,18 +60,9 @@ async def request(redis: Redis, action: str, call_id: str, *, extension: str = "
     """Ask the process holding the call; its answer, or None when none came in time."""
     if action not in ACTIONS:
         raise ValueError(f"unknown monitor action {action!r}")
-    ask = secrets.token_hex(8)
-    await redis.publish(scoped(redis, CONTROL), json.dumps({
-        "action": action, "call_id": call_id, "extension": extension, "mode": mode,
-        "reply": ask}))
-    try:
-        found = await redis.blpop([reply_key(ask)], timeout=WAIT_S)
-    except (TimeoutError, RedisTimeout):
-        return None
-    if found is None:
-        return None
-    answer: dict[str, object] = json.loads(found[1])
-    return answer
+    command: dict[str, object] = {"action": action, "call_id": call_id,
+                                  "extension": extension, "mode": mode}
+    return await ask(redis, CONTROL, command, REPLIES, WAIT_S)
 
 
 @dataclass
@@ -229,6 +217,4 @@ async def _answer(redis: Redis, monitors: Handler, data: bytes | str) -> None:
     outcome = await monitors.handle({k: str(v) for k, v in command.items()})
     logger.info("call %s: monitor %s: %s", command.get("call_id"), command.get("action"),
                 outcome)
-    key = reply_key(str(command.get("reply", "")))
-    await redis.rpush(key, json.dumps(outcome))
-    await redis.expire(key, 30)
+    await answer(redis, REPLIES, command, outcome)
