@@ -4,10 +4,12 @@ the keyboard with a visible focus."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 from playwright.async_api import Page, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.api.floor import Floor
 from tests.api.world import PASSWORD
@@ -95,9 +97,10 @@ async def test_a_logged_in_user_goes_back_to_the_login_when_the_session_ends(
 ) -> None:
     await log_in(page, site, "qa")
     await site.world.pool.execute("UPDATE api_sessions SET revoked_at = expires_at")
-    # The next API call fails; the page's own polling may get there first and take the
-    # link away, so move by the address instead of clicking it.
-    await page.evaluate("location.hash = '#/coverage'")
+    # The page's next API call (its own refresh, or a click on a link that refresh may
+    # already have taken away) fails: the login comes back with the reason.
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.get_by_role("link", name="QA coverage").click(timeout=2_000)
     await expect(page.get_by_role("alert")).to_have_text(
         "Your session has ended. Please log in again.")
     await expect(page.get_by_label("User name")).to_be_visible()
