@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from cases.durable import storage_down
 from cases.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 5
 
 STATUS = {
     "invalid": 400,
@@ -39,13 +41,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(exc.status, f"http.{exc.status}", exc.reason)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-        logger.warning("storage unavailable: %s", exc)
-        response = error_response(
-            503, "service.unavailable", "storage is unavailable, retry shortly"
-        )
-        response.headers["Retry-After"] = "5"
-        return response
-    except Exception:
+    except Exception as exc:
+        if storage_down(exc):  # nothing was written: the request may be sent again
+            logger.warning("storage unavailable on %s %s: %s", request.method, request.path,
+                           exc)  # fmt: skip
+            response = error_response(
+                503, "service.unavailable",
+                "storage is unavailable; send the request again (with the same "
+                "Idempotency-Key where it takes one) after Retry-After seconds",
+            )  # fmt: skip
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error; see the server log")

@@ -17,6 +17,7 @@ import asyncpg
 
 from cases import actions, audit
 from cases.domain import Action
+from cases.durable import until_stored
 
 logger = logging.getLogger(__name__)
 
@@ -50,5 +51,7 @@ def default_code_filer(pool: asyncpg.Pool, clock: Callable[[], datetime]
                        ) -> Callable[[int, str], Awaitable[None]]:
     """The dispatcher's `on_wrap_up_timeout`."""
     async def on_timeout(agent_id: int, call_id: str) -> None:
-        await file_default_code(pool, agent_id, call_id, clock())
+        now = clock()  # the wrap-up's end; the filing waits out a database outage
+        await until_stored(lambda: file_default_code(pool, agent_id, call_id, now),
+                           f"call {call_id}: {DEFAULT_CODE} after the wrap-up")  # fmt: skip
     return on_timeout

@@ -12,21 +12,23 @@
     retry policy pushes the case's next action time.
 
 The attempt row exists before this starts (`dialer.gate`); whatever happens here,
-the `finally` closes it. If the process dies instead, `dialer.store.recover`
-closes it on restart.
+the `finally` closes it, trying again while the database is away (a call that
+was up when PostgreSQL restarted still gets its result). If the process dies
+instead, `dialer.store.recover` closes it on restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 import numpy as np
 
+from cases.durable import until_stored
 from dialer import store
 from dialer.amd import AmdConfig, AmdDetector, AmdResult, Cause, Verdict
 from dialer.campaign import AmdPolicy, AttemptResult, Campaign
@@ -66,6 +68,7 @@ class Ending:
     cause: str
     agent_id: int | None = None
     amd: AmdResult | None = None
+    at: datetime | None = None  # when the call ended, if known before the result is written
 
 
 @dataclass(slots=True)
@@ -100,35 +103,67 @@ async def run_attempt(deps: CallDeps, campaign: Campaign, admitted: Admitted,
                       client: tuple[int, str]) -> Ending:
     """Place the admitted call and see it to its end; always closes the attempt."""
     ending = Ending(AttemptResult.FAILED, "the call could not be placed")
+    writes = AttemptWrites(admitted.attempt_id)
     try:
-        ending = await _place(deps, campaign, admitted, client)
+        ending = await _place(deps, campaign, admitted, client, writes)
     except Exception as error:  # a task boundary: the attempt must still be closed
         logger.exception("attempt %s: call failed", admitted.attempt_id)
         ending = Ending(AttemptResult.FAILED, f"dialer error: {type(error).__name__}")
     finally:
-        await store.end_attempt(
-            deps.pool, admitted.attempt_id, ending.result, at=deps.clock(), cause=ending.cause,
+        await writes.settled()
+        at = ending.at or deps.clock()
+        await until_stored(lambda: store.end_attempt(
+            deps.pool, admitted.attempt_id, ending.result, at=at, cause=ending.cause,
             retry_after=campaign.retry_after(ending.result), agent_id=ending.agent_id,
             amd=None if ending.amd is None else ending.amd.as_json(),
-        )
+        ), f"attempt {admitted.attempt_id}: result")  # fmt: skip
         deps.on_end(admitted, ending)
     return ending
 
 
+class AttemptWrites:
+    """The attempt's progress (its call id, its answer) written in order without
+    holding up the call: each is tried until the database takes it (`until_stored`),
+    and the result is written only after them (`settled`)."""
+
+    def __init__(self, attempt_id: int) -> None:
+        self.attempt_id = attempt_id
+        self._last: asyncio.Future[None] | None = None
+
+    def later(self, what: str, write: Callable[[], Awaitable[object]]) -> None:
+        previous = self._last
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                await until_stored(write, f"attempt {self.attempt_id}: {what}")
+            except Exception:  # a task of its own: logged; the result is still written
+                logger.exception("attempt %s: %s not written", self.attempt_id, what)
+
+        self._last = asyncio.ensure_future(run())
+
+    async def settled(self) -> None:
+        if self._last is not None:
+            await self._last
+
+
 async def _place(deps: CallDeps, campaign: Campaign, admitted: Admitted,
-                 client: tuple[int, str]) -> Ending:
+                 client: tuple[int, str], writes: AttemptWrites) -> Ending:
     who = admitted.candidate
     call = await deps.control.originate(
         who.number, line=admitted.work_line,
         ring_timeout=campaign.settings.ring_timeout.total_seconds())
-    await store.set_call_id(deps.pool, admitted.attempt_id, call.call_id)
+    writes.later("call id", lambda: store.set_call_id(deps.pool, admitted.attempt_id,
+                                                     call.call_id))  # fmt: skip
     final = await _until_answered(call)
     if final is not None:
         return Ending(UNANSWERED.get(final.outcome, AttemptResult.FAILED),
                       f"{final.outcome} {final.status or ''} {final.reason}".strip())
     answered_at = deps.clock()
     deps.on_answer(admitted)
-    await store.mark_answered(deps.pool, admitted.attempt_id, answered_at)
+    writes.later("answer", lambda: store.mark_answered(deps.pool, admitted.attempt_id,
+                                                       answered_at))  # fmt: skip
     info = CallInfo(
         attempt_id=admitted.attempt_id, campaign_id=campaign.id, case_id=who.case_id,
         client_id=client[0], client_code=client[1], phone_id=who.phone_id,
@@ -136,6 +171,7 @@ async def _place(deps: CallDeps, campaign: Campaign, admitted: Admitted,
         notes=tuple(str(n) for n in admitted.decision.notes),
     )
     recording = deps.recorder.begin(call, info)
+    ending: Ending | None = None
     try:
         ending = await _answered(deps, campaign, call, info)
         if ending.agent_id is not None:
@@ -144,6 +180,8 @@ async def _place(deps: CallDeps, campaign: Campaign, admitted: Admitted,
     finally:
         if call.outcome is None:
             await call.hangup()
+        if ending is not None:
+            ending.at = deps.clock()  # the call's end, not the catalogue's (it may wait)
         await recording.finish()
 
 

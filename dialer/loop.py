@@ -49,6 +49,8 @@ from dialer.ports import Capacity
 
 logger = logging.getLogger(__name__)
 
+OUTAGE_LOG_S = 30.0  # while ticks fail, the failure is logged this often
+
 RECOVERY_RETRY = timedelta(hours=1)
 FINISH_CHECK_S = 60.0
 
@@ -99,12 +101,23 @@ class Dialer:
 
     async def run(self) -> None:
         await self.recover()
+        failing_since: float | None = None  # fail closed: no tick, no call
+        logged_at = 0.0
         while True:
             started = self.monotonic()
             try:
                 await self.tick()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                logger.error("dialer tick failed, no calls placed this tick: %s", error)
+                if failing_since is None or started - logged_at >= OUTAGE_LOG_S:
+                    logger.error("dialer tick failed, no calls placed until it works: %s",
+                                 error)  # fmt: skip
+                    logged_at = started
+                failing_since = failing_since if failing_since is not None else started
+            else:
+                if failing_since is not None:
+                    logger.warning("dialer ticks again after %.1f s without placing calls",
+                                   started - failing_since)  # fmt: skip
+                    failing_since = None
             await asyncio.sleep(max(0.0, self.tick_s - (self.monotonic() - started)))
 
     async def tick(self) -> list[Admitted]:

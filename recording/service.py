@@ -20,6 +20,8 @@ from typing import Protocol
 
 import asyncpg
 
+from cases.durable import until_stored
+from cases.errors import Conflict
 from recording import catalog
 from recording.catalog import CallFacts
 from recording.files import RecordingFailed, RecordingResult
@@ -113,10 +115,29 @@ class CallRecordings:
 
     async def register(self, result: RecordingResult, facts: CallFacts
                        ) -> catalog.RecordingRow:
-        row = await catalog.register(self.db, self.storage, result, facts, self.clock())
+        """Catalogue the recording, trying again while the database is away (the
+        file is on disk already; its entry must not be lost to an outage)."""
+        what = f"call {facts.call_id}: recording"
+        row = await until_stored(lambda: self._catalogue(result, facts), what)
         if self.on_catalogued is not None:
-            await self.on_catalogued(row)
+            on_catalogued = self.on_catalogued
+            await until_stored(lambda: on_catalogued(row), f"{what} {row.id} queued")
         return row
+
+    async def _catalogue(self, result: RecordingResult, facts: CallFacts
+                         ) -> catalog.RecordingRow:
+        try:
+            return await catalog.register(self.db, self.storage, result, facts, self.clock())
+        except Conflict as conflict:
+            # an earlier try committed and lost its connection before the answer:
+            # the entry of this very file (same checksum) is the one to return
+            row = await self.db.fetchrow("SELECT * FROM recordings WHERE call_id = $1",
+                                         facts.call_id)  # fmt: skip
+            if row is None or row["sha256"] != result.sha256:
+                raise
+            logger.info("call %s: recording %s was catalogued by an earlier try (%s)",
+                        facts.call_id, row["id"], conflict.message)  # fmt: skip
+            return catalog.recording_from_row(row)
 
     async def register_recovered(
         self, recovered: list[RecordingResult],

@@ -30,6 +30,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
+from cases.durable import storage_down
 from cases.errors import NotFound
 from routing.live import Live, LiveContentionError, LiveStateLost, Reservation
 from routing.service import AgentService
@@ -55,6 +56,10 @@ from telephony.sip.registrar import Registrar
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.1
+ENDING_RETRY_S = 10.0  # the reconciler's rebuild takes over after that
+ENDING_RETRY_PAUSE_S = 0.25
+UNAVAILABLE = (LiveStateLost, LiveContentionError, NotFound, RedisError)
+ENDING = (Release, NoAnswer, Rejected, CallEnded, WrapUpDone, WrapUpTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +221,25 @@ class Dispatcher:
             await connected.leg.hangup()
         agent = str(connected.agent_id)
         self.held.pop(agent, None)
-        step = await self._event(agent, CallEnded(connected.call_id))
-        until = None if step is None else (await self.live.agent(agent)).wrap_up_until
+        await self._event(agent, CallEnded(connected.call_id))
+        until = await self._wrap_up_until(agent, connected.call_id)
         if until is not None:
             delay = max(0.0, (until - self.clock()).total_seconds())
             loop = asyncio.get_running_loop()
             self._timers[connected.call_id] = loop.call_later(
                 delay, self._wrap_up_timeout, agent, connected.call_id)
+
+    async def _wrap_up_until(self, agent: str, call_id: str) -> datetime | None:
+        """When the agent's wrap-up of `call_id` ends, if they are in it (the call's end
+        applied here, or by a rebuild that found the call gone)."""
+        try:
+            live = await self.live.agent(agent)
+        except (LiveStateLost, NotFound, RedisError) as error:
+            logger.warning("agent %s: no wrap-up timer for call %s: %s", agent, call_id, error)
+            return None
+        if live.agent.state is not AgentState.WRAP_UP or live.agent.call_id != call_id:
+            return None
+        return live.wrap_up_until
 
     async def wrap_up_done(self, agent_id: int, call_id: str) -> None:
         """The agent filed the call's action code."""
@@ -249,15 +266,31 @@ class Dispatcher:
     async def _event(self, agent: str, event: StateEvent) -> object | None:
         """Apply what happened to the agent's call; None when it could not be: a stale
         event, or the live state lost (the rebuild decides the agent from PostgreSQL,
-        the registrar and the calls still up, `routing.recovery`)."""
-        try:
-            return await self.service.call_event(agent, event)
-        except AgentStateError as error:  # stale: the call moved on meanwhile
-            logger.info("agent %s: %s dropped: %s", agent, type(event).__name__, error)
-        except (LiveStateLost, LiveContentionError, NotFound, RedisError) as error:
-            logger.warning("agent %s: %s not applied, live state unavailable: %s", agent,
-                           type(event).__name__, error)
-        return None
+        the registrar and the calls still up, `routing.recovery`).
+
+        An event that ends something (the offer, the call, the wrap-up) is tried again
+        for up to `ENDING_RETRY_S` while the live state is unavailable: dropped, it
+        would leave the agent reserved, ringing or talking on a call that is gone
+        when Redis came back with the agent's record but lost the write (a connection
+        killed mid-call). Once applied, or applied meanwhile by a rebuild, it is stale
+        and dropped."""
+        deadline = self.monotonic() + (ENDING_RETRY_S if isinstance(event, ENDING) else 0.0)
+        while True:
+            try:
+                return await self.service.call_event(agent, event)
+            except AgentStateError as error:  # stale: the call moved on meanwhile
+                logger.info("agent %s: %s dropped: %s", agent, type(event).__name__, error)
+                return None
+            except Exception as error:  # a status change also writes to PostgreSQL
+                if not isinstance(error, UNAVAILABLE) and not storage_down(error):
+                    raise
+                if self.monotonic() >= deadline:
+                    logger.warning("agent %s: %s not applied, live state unavailable: %s",
+                                   agent, type(event).__name__, error)  # fmt: skip
+                    return None
+                logger.info("agent %s: %s not applied yet (%s); trying again", agent,
+                            type(event).__name__, error)  # fmt: skip
+            await asyncio.sleep(ENDING_RETRY_PAUSE_S)
 
     def close(self) -> None:
         for timer in self._timers.values():

@@ -155,10 +155,13 @@ def watch_registrations(path: CallPath, *extensions: str) -> dict[str, asyncio.E
 
 
 async def registered(path: CallPath, bound: dict[str, asyncio.Event], now: datetime) -> None:
-    async with asyncio.timeout(15):
-        for extension, event in bound.items():
-            await event.wait()
-            await path.live.set_registered(extension, True, now)
+    for extension, event in bound.items():
+        try:
+            async with asyncio.timeout(20):
+                await event.wait()
+        except TimeoutError:
+            raise AssertionError(f"softphone {extension} did not register") from None
+        await path.live.set_registered(extension, True, now)
 
 
 async def all_attempts_ended(pool: asyncpg.Pool, expected: int) -> list[asyncpg.Record]:

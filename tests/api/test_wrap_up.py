@@ -4,11 +4,17 @@ service in its own name, once; a call with a code gets nothing more."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import cast
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from api.wrap_up import file_default_code
-from routing.dispatch import Dispatcher
+from routing.dispatch import Bridged, Dispatcher
+from routing.service import AgentService
+from routing.state import AgentState, StateEvent
 from telephony.control import CallControl
 from telephony.sip.registrar import Registrar
 from tests.api.conftest import ApiClient
@@ -64,4 +70,60 @@ async def test_the_dispatchers_wrap_up_timer_calls_the_filer(floor: Floor) -> No
     dispatcher._wrap_up_timeout(floor.id("agent_a"), "call-t")
     async with asyncio.timeout(5):
         assert await called.get() == (int(floor.id("agent_a")), "call-t")
+    dispatcher.close()
+
+
+class _FlakyService:
+    """The agent service with Redis connections killed under it `failures` times."""
+
+    def __init__(self, service: AgentService, failures: int) -> None:
+        self.service, self.failures, self.tries = service, failures, 0
+
+    async def call_event(self, agent_id: str, event: StateEvent) -> object:
+        self.tries += 1
+        if self.tries <= self.failures:
+            raise RedisConnectionError("Connection closed by server.")
+        return await self.service.call_event(agent_id, event)
+
+
+@dataclass
+class _Ended:
+    agent_id: int
+    call_id: str
+    leg: object = field(default_factory=lambda: SimpleNamespace(outcome="ended"))
+
+
+async def test_a_call_end_lost_to_a_redis_blip_is_applied_once_redis_answers(
+    api: ApiClient, floor: Floor
+) -> None:
+    """Found by the Redis-restart fault test: the call's end dropped while the
+    connections were being killed left the agent talking on a call that was gone."""
+    await talking(api, floor, call="call-r", result="connected")
+    flaky = _FlakyService(floor.service, failures=3)
+    called: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+
+    async def filer(agent_id: int, call_id: str) -> None:
+        await called.put((agent_id, call_id))
+
+    dispatcher = Dispatcher(floor.live, cast(AgentService, flaky), cast(CallControl, None),
+                            cast(Registrar, None), lambda: NOW, on_wrap_up_timeout=filer)
+    agent = int(floor.id("agent_a"))
+    await dispatcher.release(cast(Bridged, _Ended(agent, "call-r")), ended_at=NOW)
+    live = await floor.live.agent(floor.id("agent_a"))
+    assert (live.agent.state, live.agent.call_id, flaky.tries) == (
+        AgentState.WRAP_UP, "call-r", 4)
+    assert "call-r" in dispatcher._timers  # the wrap-up timer runs: NOCODE if nothing filed
+    dispatcher.close()
+
+
+async def test_a_call_end_a_rebuild_applied_first_still_starts_the_wrap_up_timer(
+    api: ApiClient, floor: Floor
+) -> None:
+    await talking(api, floor, call="call-b", result="connected")
+    await floor.hang_up("agent_a", "call-b")  # as the rebuild's settle does for a gone call
+    dispatcher = Dispatcher(floor.live, floor.service, cast(CallControl, None),
+                            cast(Registrar, None), lambda: NOW)
+    agent = int(floor.id("agent_a"))
+    await dispatcher.release(cast(Bridged, _Ended(agent, "call-b")), ended_at=NOW)
+    assert "call-b" in dispatcher._timers
     dispatcher.close()

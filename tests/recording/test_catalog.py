@@ -7,6 +7,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import pytest
@@ -228,3 +229,23 @@ async def test_unreadable_rows_and_unlogged_deletions_are_found(
     assert report.chain.mismatched == (rows[0].id,)
     assert json.loads(json.dumps(report.as_json()))["ok"] is False
     assert {p.kind for p in report.problems} <= set(ProblemKind)
+
+
+async def test_the_call_paths_register_tried_again_after_a_lost_answer_returns_the_entry(
+    db: asyncpg.Pool, pool: RecorderPool, world: World
+) -> None:
+    """An earlier try committed, then its connection died before the answer: the try
+    after the outage finds this very file's entry; another file for the call is still
+    refused."""
+    from recording.service import CallRecordings
+    from telephony.control import CallControl
+
+    recordings = CallRecordings(pool, db, LocalStorage(pool.root), cast(CallControl, None),
+                                lambda: NOW)  # fmt: skip
+    result = await recorded(pool, "call-1", "BANKA")
+    first = await recordings.register(result, facts(world, "call-1", "A1"))
+    again = await recordings.register(result, facts(world, "call-1", "A1"))
+    assert again == first
+    other = await recorded(pool, "call-x", "BANKA", ticks=90)  # other bytes
+    with pytest.raises(Conflict):
+        await recordings.register(other, facts(world, "call-1", "A1"))

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,6 @@ async def baresip(
     It speaks ``audio`` (8 kHz 16-bit WAV; a 60 s tone by default: the call ends with
     the file); with ``dumps`` (an existing folder), its sndfile module writes what it
     heard (``*-dec.wav``) and sent (``*-enc.wav``) there."""
-    port, rtp = free_port(2), free_port(20)
     if audio is None:
         audio = directory / "agent.wav"
         sox = await asyncio.create_subprocess_exec(
@@ -154,23 +154,40 @@ async def baresip(
             "synth", "60", "sine", "440",
         )  # fmt: skip
         assert await sox.wait() == 0
-    config = BARESIP_CONFIG.format(port=port, rtp=rtp, rtp_end=rtp + 19, audio=audio)
-    if dumps is not None:
-        config += f"module\t\t\tsndfile.so\nsnd_path\t\t{dumps}\n"
-    (directory / "config").write_text(config)
     (directory / "accounts").write_text(
         f"<sip:{extension}@127.0.0.1:{registrar}>;auth_pass={password};"
         f'outbound="sip:127.0.0.1:{registrar};transport=udp";regint=60;'
         "answermode=auto;audio_codecs=PCMU/8000/1\n"
     )
-    log = (directory / "stdout.txt").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        "baresip", "-f", str(directory), cwd=directory, stdin=asyncio.subprocess.DEVNULL,
-        stdout=log, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    peer = Process(proc, directory)
+    stdout = directory / "stdout.txt"
+    for tries_left in reversed(range(3)):
+        # free_port is racy: another process may take the port before baresip binds
+        # it, and baresip then exits; start again on other ports
+        port, rtp = free_port(2), free_port(20)
+        config = BARESIP_CONFIG.format(port=port, rtp=rtp, rtp_end=rtp + 19, audio=audio)
+        if dumps is not None:
+            config += f"module\t\t\tsndfile.so\nsnd_path\t\t{dumps}\n"
+        (directory / "config").write_text(config)
+        with stdout.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                "baresip", "-f", str(directory), cwd=directory,
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        peer = Process(proc, directory)
+        try:
+            await udp_bound(port, proc)
+            break
+        except (RuntimeError, TimeoutError):
+            await peer.stop()
+            if not tries_left:
+                raise RuntimeError(f"baresip did not start:\n{_tail(stdout)}") from None
     try:
         yield peer
     finally:
         await peer.stop()
-        log.close()
+        # shown by pytest only when the test fails: what the softphone said
+        print(f"baresip {extension}:\n{_tail(stdout)}", file=sys.stderr)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
