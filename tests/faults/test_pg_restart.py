@@ -177,6 +177,7 @@ async def _campaign_through_an_outage(
                 talking = await pool.fetchrow(
                     "SELECT id, call_id FROM attempts WHERE answered_at IS NOT NULL"
                     " AND ended_at IS NULL ORDER BY id LIMIT 1")
+                assert talking is not None
                 down_from = time.monotonic()
                 await server.stop()
                 status, body, headers = await file_action(api, world, "ptp-during-outage")
@@ -194,8 +195,10 @@ async def _campaign_through_an_outage(
                 again, same, _ = await file_action(api, world, "ptp-during-outage")
                 assert (again, same["id"]) == (200, body["id"])
                 await all_attempts_ended(pool, len(NUMBERS))
-                during = dict(await pool.fetchrow("SELECT * FROM attempts WHERE id = $1",
-                                                  talking["id"]))  # fmt: skip
+                ended = await pool.fetchrow("SELECT * FROM attempts WHERE id = $1",
+                                            talking["id"])  # fmt: skip
+                assert ended is not None
+                during = dict(ended)
                 assert during["ended_at"] < restarted_at  # it ended during the outage
             finally:
                 running.cancel()
