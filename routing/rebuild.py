@@ -44,11 +44,14 @@ from redis.exceptions import RedisError
 
 from cases.channels import scoped
 from routing import keys, lua, store
+from routing import state as st
 from routing.fields import LiveAgent, LiveRecordError, queue_definition
 from routing.live import Live, Redis, decoded, text
 from routing.placement import placements
-from routing.recovery import Recovered, recover
+from routing.recovery import Recovered, correction, recover
 from routing.roster import AgentProfile, Roster
+from routing.service import AgentService
+from routing.state import AgentStateError
 
 logger = logging.getLogger(__name__)
 LOCK_MILLISECONDS = 30_000
@@ -252,10 +255,39 @@ class Reconciler:
         self.db, self.redis, self.clock = db, redis, clock
         self.registrations, self.live_calls = registrations, live_calls
         self.interval, self.wait, self.held = interval, wait, held
+        self._suspects: dict[str, tuple[int, tuple[st.StateEvent, ...]]] = {}
 
     async def check(self) -> RebuildReport | None:
-        return await reconcile(self.db, self.redis, self.registrations, self.live_calls,
-                               self.clock(), self.held)  # fmt: skip
+        report = await reconcile(self.db, self.redis, self.registrations, self.live_calls,
+                                 self.clock(), self.held)  # fmt: skip
+        if report is None and self.held is not None:
+            await self.correct()
+        return report
+
+    async def correct(self) -> list[str]:
+        """Correct agents whose live state disagrees with telephony (`correction`) the
+        same way on two passes in a row, at the same version: one pass could catch
+        an event on its way. Returns the agents corrected."""
+        held = dict(self.held or {})
+        seen: dict[str, tuple[int, tuple[st.StateEvent, ...]]] = {}
+        for live in await Live(self.redis).agents():
+            events = correction(live, held.get(live.agent_id), self.live_calls.__contains__)
+            if events:
+                seen[live.agent_id] = (live.version, events)
+        due = [a for a, found in seen.items() if self._suspects.get(a) == found]
+        self._suspects = {a: found for a, found in seen.items() if a not in due}
+        service = AgentService(self.db, Live(self.redis), self.clock)
+        for agent_id in due:
+            events = seen[agent_id][1]
+            logger.warning("agent %s: live state disagreed with telephony twice; applying %s",
+                           agent_id, ", ".join(type(e).__name__ for e in events))  # fmt: skip
+            for event in events:
+                try:
+                    await service.call_event(agent_id, event)
+                except AgentStateError as error:  # moved on meanwhile: leave it
+                    logger.info("agent %s: correction stopped: %s", agent_id, error)
+                    break
+        return due
 
     async def run(self) -> None:
         while True:

@@ -121,3 +121,35 @@ def _step(live: LiveAgent, event: st.StateEvent, released: str | None, now: date
     changed = [e for e in found.effects if isinstance(e, StatusChanged)]
     by = live.pending_by or SYSTEM
     return Recovered(after, released, changed[-1] if changed else None, by)
+
+
+def correction(
+    live: LiveAgent, held_call: str | None, is_live: Callable[[str], bool]
+) -> tuple[st.StateEvent, ...]:
+    """The events that bring an agent's live state back to what telephony says, when
+    an event was lost while Redis was unreachable (its connections killed mid-call:
+    the record survived, the write did not); () when the two agree. `held_call` is
+    the call telephony has bridged to the agent's softphone, if any.
+
+    * bridged to a call but reserved, ringing or idle: the talk is real
+      (the missing Offer/Answered, or Reserve/Offer/Answered);
+    * not bridged, holding a call that is gone: reserved or ringing is released,
+      talking ends (the wrap-up starts);
+    * anything else (an offer ringing on a live call, a wrap-up) is left alone."""
+    agent = live.agent
+    state, call = agent.state, agent.call_id
+    if held_call is not None:
+        if state is AgentState.IDLE:
+            return (st.Reserve(held_call), st.Offer(held_call), st.Answered(held_call))
+        if call != held_call:
+            return ()
+        if state is AgentState.RESERVED:
+            return (st.Offer(held_call), st.Answered(held_call))
+        if state is AgentState.RINGING:
+            return (st.Answered(held_call),)
+        return ()
+    if call is None or state in (AgentState.IDLE, AgentState.WRAP_UP) or is_live(call):
+        return ()
+    if state is AgentState.TALKING:
+        return (st.CallEnded(call),)
+    return (st.Release(call),)

@@ -197,3 +197,33 @@ async def test_the_reconcile_interval_is_at_most_a_minute(
 ) -> None:
     with pytest.raises(ValueError, match="interval"):
         Reconciler(pool, redis, Phones(), set(), lambda: NOW, interval=61)
+
+
+async def test_an_agent_left_on_a_call_by_a_lost_event_is_corrected_on_the_second_pass(
+    pool: asyncpg.Pool, redis: Redis, desk: Desk
+) -> None:
+    """Redis kept the records but lost writes (connections killed mid-call): agent 0
+    still talks on c1, which ended; agent 1 rings for c2, which telephony has bridged
+    to them; agent 2 is idle though bridged to c3. Each is corrected after two passes
+    that saw the same thing; agent 3, ringing for live c4, is an offer on its way."""
+    ids = [desk.id(n) for n in range(4)]
+    for n, call in enumerate(("c1", "c2", "c4")):
+        agent = ids[(0, 1, 3)[n]]
+        await desk.service.call_event(agent, sm.Reserve(call))
+        await desk.service.call_event(agent, sm.Offer(call))
+    await desk.service.call_event(ids[0], sm.Answered("c1"))
+    held = {ids[1]: "c2", ids[2]: "c3"}
+    phones = Phones(a.extension for a in desk.agents)
+    reconciler = Reconciler(pool, redis, phones, {"c2", "c3", "c4"}, lambda: NOW, 1.0,
+                            held=held)  # fmt: skip
+    assert await reconciler.check() is None
+    states = {a.agent_id: (a.agent.state, a.agent.call_id) for a in await desk.live.agents()}
+    assert states[ids[0]] == (AgentState.TALKING, "c1")  # once is not enough
+    await reconciler.check()
+    states = {a.agent_id: (a.agent.state, a.agent.call_id) for a in await desk.live.agents()}
+    assert states == {
+        ids[0]: (AgentState.WRAP_UP, "c1"),
+        ids[1]: (AgentState.TALKING, "c2"),
+        ids[2]: (AgentState.TALKING, "c3"),
+        ids[3]: (AgentState.RINGING, "c4"),
+    }

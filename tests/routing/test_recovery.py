@@ -9,7 +9,7 @@ from datetime import datetime
 from routing import status as su
 from routing.agent import Agent
 from routing.fields import LiveAgent, micros
-from routing.recovery import recover
+from routing.recovery import correction, recover
 from routing.roster import SYSTEM, AgentProfile, ChangedBy, Changer
 from routing.state import AgentState, Reserve
 from routing.status import AgentStatus, StatusChanged
@@ -104,3 +104,25 @@ def test_after_a_flush_a_call_telephony_holds_for_the_agent_is_restored() -> Non
     assert agent.pending == su.GoOnBreak("lunch")
     gone = recover(PROFILE, QUEUES, None, True, alive().__contains__, NOW, "c5")
     assert gone.live.agent.state is AgentState.WRAP_UP and gone.released == "c5"
+
+
+def test_what_telephony_says_corrects_an_agent_a_lost_event_left_behind() -> None:
+    reserved = run(available(), Reserve("c9"))[0]
+    table = [  # (agent, bridged to, live calls) -> events
+        (talking("c9"), None, alive(), ("CallEnded",)),
+        (talking("c9"), None, alive("c9"), ()),
+        (ringing("c9"), None, alive(), ("Release",)),
+        (ringing("c9"), None, alive("c9"), ()),  # an offer on its way
+        (reserved, None, alive(), ("Release",)),
+        (ringing("c9"), "c9", alive("c9"), ("Answered",)),
+        (reserved, "c9", alive("c9"), ("Offer", "Answered")),
+        (available(), "c9", alive("c9"), ("Reserve", "Offer", "Answered")),
+        (talking("c9"), "c9", alive("c9"), ()),
+        (wrapping_up("c8"), "c9", alive("c9"), ()),  # a wrap-up is left to its timer
+        (wrapping_up("c9"), None, alive(), ()),
+        (available(), None, alive(), ()),
+    ]
+    for agent, bridged, calls, expected in table:
+        events = correction(previous(agent), bridged, calls.__contains__)
+        assert tuple(type(e).__name__ for e in events) == expected, (agent, bridged)
+        assert all(e.call_id == (bridged or agent.call_id) for e in events)
