@@ -28,6 +28,7 @@ from aiohttp import web
 
 from api.context import CLOCK, PG, Clock
 from cases import outbox
+from cases.durable import storage_down
 from cases.outbox import Due
 from cases.webhook_rules import encode_body, is_delivered, signed_headers
 
@@ -126,8 +127,11 @@ class DeliveryWorker:
     async def _pass(self) -> list[Tried]:
         try:
             return await deliver_due(self.pool, self.session, self.clock())
-        except Exception:  # a task boundary: one failed pass must not stop the pushes
-            logger.exception("webhook delivery pass failed")
+        except Exception as error:  # a task boundary: one failed pass must not stop pushes
+            if storage_down(error):  # the outbox waits in PostgreSQL: the next pass sends
+                logger.warning("webhook delivery paused: database unavailable (%s)", error)
+            else:
+                logger.exception("webhook delivery pass failed")
             return []
 
     async def next_pass(self) -> list[Tried]:
