@@ -14,6 +14,13 @@ assigned to the agent; then the agent's wrap-up ends (`WrapUpDone`). A retried
 request finds the action by its key after the call has left the agent. The dialer
 closes the attempt itself; its result is not touched here.
 
+`GET /agent/callbacks` lists the agent's callbacks: the cases assigned to them whose
+latest action is a callback code (one requiring ``callback_at``, ``CB``), neither
+paid, closed, in legal review nor on hold; earliest callback first, each ``due``
+once its time has come. Filing any later action on the case (the callback call's
+own code) takes it off the list. Debtor names are shown as `GET /cases` shows the
+agent's cases; the number to call back is masked as in the screen-pop.
+
 `GET /agent/events` (a websocket; the token may come as ``?token=``) sends
 ``{"kind": "snapshot", "agent"}`` first, then the agent's routing events as routing
 publishes them and ``{"kind": "screen_pop", ...}`` when the agent starts talking on a
@@ -24,10 +31,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+import asyncpg
 from aiohttp import web
 
-from api.context import PG, actor, current_user, json_body, now, requires
+from api.context import PG, actor, current_user, int_param, json_body, now, requires
 from api.desk import (
     AGENT_STATUSES,
     AGENTS,
@@ -43,7 +53,7 @@ from api.routes_cases import action_key, action_request
 from api.screen_pop import HeldCall, attempt_filed_with, attempt_of_call, screen_pop
 from api.views import action_json
 from cases import actions, audit
-from cases.domain import Role
+from cases.domain import Role, mask
 from cases.errors import Conflict, InvalidInput, NotFound
 from routing.fields import LiveAgent
 from routing.roster import ChangedBy, Changer
@@ -91,6 +101,56 @@ async def set_status(request: web.Request) -> web.Response:
 async def whoami(request: web.Request) -> web.Response:
     agent_id, _ = _me(request)
     return web.json_response(agent_json(await request.app[LIVE].agent(agent_id)))
+
+
+# The agent's cases whose latest action is a callback code, and the callback's time.
+_CALLBACKS = """
+SELECT c.id AS case_id, c.client_id, c.account_no, c.status, c.currency, c.balance,
+       c.bucket, d.name AS debtor_name, coalesce(d.time_zone, cl.time_zone) AS time_zone,
+       x.id AS action_id, x.code, x.note, x.created_at, x.user_id,
+       u.display_name AS filed_by, (x.fields->>'callback_at')::timestamptz AS callback_at,
+       p.id AS phone_id, p.e164, p.party
+  FROM cases c
+  JOIN debtors d ON d.id = c.debtor_id
+  JOIN clients cl ON cl.id = c.client_id
+  CROSS JOIN LATERAL (SELECT * FROM actions a WHERE a.case_id = c.id
+                       ORDER BY a.id DESC LIMIT 1) x
+  JOIN action_codes k ON k.code = x.code AND 'callback_at' = ANY(k.required_fields)
+  LEFT JOIN users u ON u.id = x.user_id
+  LEFT JOIN phones p ON p.id = x.phone_id
+ WHERE c.assigned_agent_id = $1
+   AND c.status NOT IN ('paid', 'closed', 'legal', 'on_hold')
+   AND x.fields ? 'callback_at'
+   AND NOT EXISTS (SELECT 1 FROM case_holds h WHERE h.case_id = c.id
+                    AND h.released_at IS NULL)
+ ORDER BY callback_at, c.id
+ LIMIT $2
+"""
+
+
+def _callback_json(r: asyncpg.Record, at: datetime) -> dict[str, object]:
+    phone = None if r["phone_id"] is None else {
+        "id": r["phone_id"], "number": mask(r["e164"]), "party": r["party"]}
+    return {
+        "case_id": r["case_id"], "client_id": r["client_id"], "account_no": r["account_no"],
+        "debtor_name": r["debtor_name"], "status": r["status"], "bucket": r["bucket"],
+        "currency": r["currency"], "balance": str(r["balance"]),
+        "callback_at": r["callback_at"].astimezone(ZoneInfo(r["time_zone"])).isoformat(),
+        "time_zone": r["time_zone"], "due": r["callback_at"] <= at,
+        "action_id": r["action_id"], "code": r["code"], "note": r["note"],
+        "filed_at": r["created_at"].isoformat(), "filed_by": r["filed_by"], "phone": phone,
+    }  # fmt: skip
+
+
+@routes.get("/agent/callbacks")
+@requires(Role.AGENT)
+async def callbacks(request: web.Request) -> web.Response:
+    agent_id, _ = _me(request)
+    limit = int_param(request, "limit", 100, low=1, high=500) or 100
+    rows = await request.app[PG].fetch(_CALLBACKS, int(agent_id), limit)
+    at = now(request)
+    return web.json_response({"at": at.isoformat(),
+                              "items": [_callback_json(r, at) for r in rows]})
 
 
 async def _held_call(request: web.Request, live: LiveAgent) -> HeldCall:

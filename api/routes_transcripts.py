@@ -8,23 +8,34 @@
   client's calls; audited (``transcript.search``) with the query and the hits.
 * ``POST /qa/samples``: draw a month's QA sample (QA, admins).
 * ``GET /qa/queue``: the sampled calls nobody has reviewed yet (QA, supervisors, admins).
+* ``GET /clients/{id}/scorecard``: the client's scorecard in force, the one a review
+  answers (the standard form is stored as the client's first on first use), for
+  those who read transcripts.
 * ``POST /qa/reviews``: a review on the client's scorecard (QA, supervisors).
 * ``GET /qa/coverage?month=YYYY-MM``: per agent the calls, sampled and reviewed share;
   409 ``qa.coverage_short`` (with the report) when an agent is under 15%.
+
+The sample queue's items and the coverage rows carry the agent's ``agent_name``
+(their display name) beside ``agent_id``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import asyncpg
 from aiohttp import web
 
 from api.context import PG, actor, current_user, int_param, json_body, path_id, requires
 from api.context import now as request_now
 from cases import audit
-from cases.access import scope_for
+from cases.access import check_client_visible, scope_for
 from cases.domain import Role
 from cases.errors import InvalidInput, NotFound
+from cases.store import Db
 from transcription import qa_store, review_store, sampling, transcript_store
 from transcription.review_store import ReviewInput
+from transcription.sampling import CoverageShort
 
 routes = web.RouteTableDef()
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.QA, Role.CLIENT_AUDITOR)
@@ -33,6 +44,19 @@ REVIEWERS = (Role.QA, Role.SUPERVISOR)
 
 def _client_scope(request: web.Request) -> int | None:
     return scope_for(current_user(request)).client_id
+
+
+async def _agent_names(db: Db, ids: Iterable[object]) -> dict[object, str]:
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    rows = await db.fetch("SELECT id, display_name FROM users WHERE id = ANY($1::bigint[])",
+                          wanted)
+    return {r["id"]: r["display_name"] for r in rows}
+
+
+async def _named(db: Db, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """`rows` with each one's ``agent_name`` (null for an agent no longer known)."""
+    names = await _agent_names(db, (r.get("agent_id") for r in rows))
+    return [{**r, "agent_name": names.get(r.get("agent_id"))} for r in rows]
 
 
 @routes.get("/recordings/{id}/transcript")
@@ -91,7 +115,22 @@ async def review_queue(request: web.Request) -> web.Response:
     rows = await qa_store.review_queue(request.app[PG], month=month,
                                        after=int_param(request, "after", 0) or 0, limit=limit)
     nxt = rows[-1].sample_id if len(rows) == limit else None
-    return web.json_response({"items": [r.as_json() for r in rows], "next_after": nxt})
+    items = await _named(request.app[PG], [r.as_json() for r in rows])
+    return web.json_response({"items": items, "next_after": nxt})
+
+
+@routes.get("/clients/{id}/scorecard")
+@requires(*READERS)
+async def client_scorecard(request: web.Request) -> web.Response:
+    client_id, pool = path_id(request), request.app[PG]
+    check_client_visible(current_user(request), client_id)
+    if await pool.fetchval("SELECT id FROM clients WHERE id = $1", client_id) is None:
+        raise NotFound("client.not_found", "no such client")
+    try:
+        card = await review_store.current_scorecard(pool, client_id, request_now(request))
+    except asyncpg.UniqueViolationError:  # another request stored the standard form first
+        card = await review_store.current_scorecard(pool, client_id, request_now(request))
+    return web.json_response(card.as_json())
 
 
 def _review_input(body: dict[str, object]) -> ReviewInput:
@@ -119,7 +158,15 @@ async def submit_review(request: web.Request) -> web.Response:
 @routes.get("/qa/coverage")
 @requires(*READERS)
 async def coverage(request: web.Request) -> web.Response:
-    month = _month(request)
-    report = await qa_store.coverage(request.app[PG], month, _client_scope(request))
-    sampling.require_coverage(month, report)
-    return web.json_response({"month": month, "agents": [c.as_json() for c in report]})
+    month, db = _month(request), request.app[PG]
+    report = await qa_store.coverage(db, month, _client_scope(request))
+    try:
+        sampling.require_coverage(month, report)
+    except CoverageShort as short:
+        for part in ("agents", "report"):
+            rows = short.details[part]
+            assert isinstance(rows, list)
+            short.details[part] = await _named(db, rows)
+        raise
+    rows = await _named(db, [c.as_json() for c in report])
+    return web.json_response({"month": month, "agents": rows})

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -45,6 +45,7 @@ from routing.placement import placements
 logger = logging.getLogger(__name__)
 Redis = aioredis.Redis
 _EVENT_FIELDS = ("status", "reason", "state", "call_id", "registered")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 ATTEMPTS = 8  # check-and-set tries before giving up on a contended agent
@@ -165,6 +166,14 @@ class Live:
             pipe.hmget(keys.queue(queue_id), ["reserved", "missed"])
             waiting, free, (reserved, missed) = await pipe.execute()
         return QueueFigures(waiting, free, int(reserved or 0), int(missed or 0))
+
+    async def oldest_waiting(self, queue_id: str) -> datetime | None:
+        """Since when the call waiting longest in the queue has waited (the time it was
+        enqueued, aware UTC); None when no call waits."""
+        found = await self.redis.zrange(keys.waiting(queue_id), 0, 0, withscores=True)
+        if not found:
+            return None
+        return _EPOCH + timedelta(microseconds=int(found[0][1]))
 
     # Writing.
 

@@ -8,6 +8,21 @@ import { field, h, replaceChildren } from './dom.js';
 import { errorText, lang, t, tx } from './i18n.js';
 import { notify } from './notify.js';
 
+// The API's field errors (cases.effects) in English; known ones are shown in the UI
+// language, others as the API words them.
+const FIELD_ERRORS = {
+  'required': 'act.required',
+  'unknown field': 'act.err.unknown',
+  'is in the past': 'act.err.past',
+  'must be more than 0': 'act.err.positive',
+  'must be a positive amount with at most 2 decimals, like 1500.00': 'act.err.amount',
+  'must be a date like 2026-12-31': 'act.err.date',
+  'is more than 90 days ahead': 'act.err.too_far',
+  'must be a time like 2026-12-01T10:30:00+08:00': 'act.err.time',
+  'must not be empty': 'act.err.empty',
+  'is longer than 4000 characters': 'act.err.too_long',
+  'must be the number of an approved request, like 42': 'act.err.approval',
+};
 const HIDDEN_CODES = new Set(['NOCODE']); // the service's own code when a wrap-up runs out
 const CATEGORIES = ['contact', 'third_party', 'no_contact', 'dispute', 'lost_contact', 'closure'];
 
@@ -145,9 +160,11 @@ export class ActionForm {
   }
 
   failed(error) {
-    if (error instanceof ApiError && error.errorId === 'action.invalid_fields') {
+    if (error instanceof ApiError && ['action.invalid_fields', 'action.missing_fields'].includes(error.errorId)) {
       const names = Object.keys(error.details);
-      for (const [name, message] of Object.entries(error.details)) this.markField(name, message);
+      for (const [name, message] of Object.entries(error.details)) {
+        this.markField(name, FIELD_ERRORS[message] ? t(FIELD_ERRORS[message]) : message);
+      }
       const input = this.fields.querySelector(`[name="${names[0]}"]`);
       if (input) input.focus();
     }

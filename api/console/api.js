@@ -38,6 +38,30 @@ export async function api(path, { method = 'GET', body, headers = {} } = {}) {
   return data;
 }
 
+// A file from the API (a CSV report): its bytes and the name the API gives it.
+export async function download(path) {
+  const headers = { Authorization: `Bearer ${session.token}` };
+  const response = await fetch(path, { headers, credentials: 'omit', cache: 'no-store' });
+  if (response.status === 401) unauthenticated();
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  const disposition = response.headers.get('Content-Disposition') || '';
+  const name = (/filename="([^"]+)"/.exec(disposition) || [])[1] || 'callcase.csv';
+  return { blob: await response.blob(), name };
+}
+
+// Hand `blob` to the browser as a download named `name`.
+export function saveFile(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
 export function socketUrl(path) {
   const url = new URL(path, location.origin);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';

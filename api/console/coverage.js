@@ -74,7 +74,8 @@ async function show(month, body, banner) {
 
 function row(agent) {
   return h('tr', { dataset: { agentId: agent.agent_id }, class: agent.short ? 'short-row' : null },
-    h('th', { scope: 'row', t: ['cov.agent_id', { id: agent.agent_id }] }),
+    agent.agent_name ? h('th', { scope: 'row', text: agent.agent_name })
+      : h('th', { scope: 'row', t: ['cov.agent_id', { id: agent.agent_id }] }),
     h('td', { class: 'num' }, String(agent.calls)),
     h('td', { class: 'num' }, String(agent.sampled)),
     h('td', { class: 'num' }, percent(agent.sampled_share)),

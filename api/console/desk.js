@@ -1,9 +1,10 @@
-// The agent's desk: their status, the screen-pop of the call they hold, and the
-// action-code form for it. Live from GET /agent/events (a snapshot, the agent's
-// routing events, a screen_pop when a call is answered).
+// The agent's desk: their status, their callbacks, the screen-pop of the call they
+// hold, and the action-code form for it. Live from GET /agent/events (a snapshot,
+// the agent's routing events, a screen_pop when a call is answered).
 
 import { api, ApiError, LiveSocket } from './api.js';
 import { ActionForm, relabelCodes } from './actionform.js';
+import { CallbackList } from './callbacks.js';
 import { field, h, replaceChildren } from './dom.js';
 import { enumText, errorText, onLangChange, tx } from './i18n.js';
 import { notify, notifyText } from './notify.js';
@@ -29,6 +30,7 @@ class Desk {
     this.agent = null;
     this.pop = null;
     this.form = new ActionForm((filed) => this.filed(filed));
+    this.callbacks = new CallbackList();
     this.build(main);
     this.socket = new LiveSocket('/agent/events', (m) => this.receive(m), (s) => this.connection(s));
     this.unlisten = onLangChange(() => this.relabel());
@@ -51,11 +53,13 @@ class Desk {
     main.append(h('section', { class: 'page desk', 'aria-labelledby': 'desk-title' },
       h('div', { class: 'page-head' }, h('h1', { id: 'desk-title', t: 'desk.title' }), this.connectionText),
       h('div', { class: 'desk-grid' },
-        h('section', { class: 'card', 'aria-labelledby': 'status-title' },
-          h('h2', { id: 'status-title', t: 'desk.status' }), this.statusNow,
-          h('div', { class: 'status-buttons' }, this.buttons.login, this.buttons.available,
-            field('break-reason', 'desk.break_reason', this.reason), this.buttons.on_break,
-            this.buttons.after_call_work, this.buttons.logout)),
+        h('div', { class: 'desk-side' },
+          h('section', { class: 'card', 'aria-labelledby': 'status-title' },
+            h('h2', { id: 'status-title', t: 'desk.status' }), this.statusNow,
+            h('div', { class: 'status-buttons' }, this.buttons.login, this.buttons.available,
+              field('break-reason', 'desk.break_reason', this.reason), this.buttons.on_break,
+              this.buttons.after_call_work, this.buttons.logout)),
+          this.callbacks.card),
         h('section', { class: 'card', 'aria-labelledby': 'call-title' }, this.callTitle, this.popBox),
         h('section', { class: 'card', 'aria-labelledby': 'action-title' },
           h('h2', { id: 'action-title', t: 'act.title' }), this.form.box))));
@@ -66,6 +70,7 @@ class Desk {
   }
 
   async start() {
+    this.callbacks.start();
     try {
       await this.form.loadCodes();
       this.show(await api('/agent/me'));
@@ -81,6 +86,7 @@ class Desk {
 
   stop() {
     this.socket.stop();
+    this.callbacks.stop();
     this.unlisten();
   }
 
@@ -126,11 +132,13 @@ class Desk {
 
   filed(filed) {
     if (filed.agent) this.show(filed.agent);
+    this.callbacks.load(); // a callback agreed, or the one just returned
   }
 
   relabel() {
     if (this.pop) replaceChildren(this.popBox, renderPop(this.pop, this.form.codes));
     relabelCodes(this.form.select, this.form.codes);
+    this.callbacks.relabel();
   }
 
   async request(path, body) {

@@ -26,6 +26,14 @@ export function money(amount, currency) {
   }
 }
 
+// An amount of money without its currency (a report's sums), to the cent.
+export function amount(value) {
+  const number = Number(value);
+  if (value === null || value === undefined || !Number.isFinite(number)) return '—';
+  return new Intl.NumberFormat(locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+    .format(number);
+}
+
 export function percent(share, digits = 1) {
   if (share === null || share === undefined || !Number.isFinite(share)) return '—';
   return new Intl.NumberFormat(locale(), {
@@ -39,6 +47,19 @@ export function dateTime(iso) {
   if (Number.isNaN(at.getTime())) return iso;
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' })
     .format(at);
+}
+
+// A time as it reads in `zone` (an IANA name), e.g. the debtor's local time.
+export function dateTimeIn(iso, zone) {
+  if (!iso) return '—';
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  try {
+    return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short', timeZone: zone })
+      .format(at);
+  } catch {
+    return dateTime(iso);
+  }
 }
 
 export function date(iso) {

@@ -10,6 +10,9 @@ export const PAGES = [
     load: () => import('./qa.js') },
   { name: 'coverage', label: 'nav.coverage', roles: ['qa', 'supervisor', 'admin', 'client_auditor'],
     load: () => import('./coverage.js') },
+  { name: 'reports', label: 'nav.reports',
+    roles: ['admin', 'campaign_manager', 'supervisor', 'client_auditor'],
+    load: () => import('./reports.js') },
   { name: 'desk', label: 'nav.desk', roles: ['agent'],
     load: () => import('./desk.js') },
 ];

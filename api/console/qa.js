@@ -19,6 +19,10 @@ export function mount(main, { user }) {
   return () => page.stop();
 }
 
+function agentName(item) {
+  return item.agent_name || `#${item.agent_id}`;
+}
+
 class Review {
   constructor(main, mayReview) {
     this.audio = h('audio', { controls: true, preload: 'metadata', attrs: { 'aria-label': 'qa.audio' } });
@@ -61,10 +65,11 @@ class Review {
   sampleButton(item) {
     const button = h('button', { type: 'button', dataset: { recordingId: item.recording_id },
       onclick: () => this.open(item, button) },
-    h('span', {}, `#${item.recording_id} · `, enumText(h('span'), 'reason', item.reason)),
+    h('span', {}, `#${item.recording_id} · ${agentName(item)} · `,
+      enumText(h('span'), 'reason', item.reason)),
     item.flags ? h('span', { class: 'flags', t: ['qa.flag_count', { n: item.flags }] }) : null);
     ta(button, 'aria-label', 'qa.sample_label', {
-      id: item.recording_id, agent: item.agent_id, reason: { t: `reason.${item.reason}` }, flags: item.flags,
+      id: item.recording_id, agent: agentName(item), reason: { t: `reason.${item.reason}` }, flags: item.flags,
     });
     return h('li', {}, button);
   }
@@ -85,7 +90,7 @@ class Review {
       tx(this.title, 'qa.recording', { id: recording.id, case: recording.case_id });
       tx(this.facts, 'qa.recording_facts', {
         started: dateTime(recording.started_at), duration: clock(recording.duration_ms / 1000),
-        agent: recording.agent_id ?? '—',
+        agent: agentName(item),
       });
       this.noTranscript.hidden = transcript !== null;
       if (transcript) this.transcript.show(transcript, recording.duration_ms / 1000);

@@ -1,42 +1,25 @@
-// The scorecard form of a call: every item answered pass / fail / n.a., comments at
-// moments of the call, POST /qa/reviews; the result (score, auto-failed items).
-//
-// The API has no route that lists a client's scorecard items, so the form learns
-// the item keys from the review route itself: a review with no answers is refused
-// with the keys it misses (details.missing); nothing is stored. Labels come from
-// the UI text (score.<key>), else the key is shown.
+// The scorecard form of a call: every item of the client's scorecard in force (GET
+// /clients/{id}/scorecard) answered pass / fail / n.a., comments at moments of the
+// call, POST /qa/reviews; the result (score, auto-failed items). Item labels come
+// from the UI text (score.<key>) when it knows the key, else the scorecard's own.
 
-import { api, ApiError } from './api.js';
+import { api } from './api.js';
 import { field, h, replaceChildren } from './dom.js';
 import { clock } from './format.js';
 import { errorText, has, ta, tx } from './i18n.js';
 import { notify } from './notify.js';
 
 const ANSWERS = ['pass', 'fail', 'na'];
-const AUTO_FAIL = new Set(['no_threats', 'no_third_party', 'no_impersonation']);
-// The standard form's order (transcription.scorecard.DEFAULT_ITEMS); other keys follow.
-const ORDER = ['opening', 'verification', 'courtesy', 'negotiation', 'arrangement', 'closing',
-  'no_threats', 'no_third_party', 'no_impersonation'];
+const cards = new Map(); // client id -> its scorecard, read once while the console is open
 
-function rank(key) {
-  const at = ORDER.indexOf(key);
-  return at < 0 ? ORDER.length : at;
-}
-const keysByClient = new Map();
-
-async function itemKeys(recordingId, clientId) {
-  if (keysByClient.has(clientId)) return keysByClient.get(clientId);
+async function scorecardOf(clientId) {
+  if (!cards.has(clientId)) cards.set(clientId, api(`/clients/${clientId}/scorecard`));
   try {
-    await api('/qa/reviews', { method: 'POST', body: { recording_id: recordingId, answers: {} } });
+    return await cards.get(clientId);
   } catch (error) {
-    if (error instanceof ApiError && Array.isArray(error.details.missing)) {
-      const keys = [...error.details.missing].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-      keysByClient.set(clientId, keys);
-      return keys;
-    }
+    cards.delete(clientId);
     throw error;
   }
-  return [];
 }
 
 export class ScorecardForm {
@@ -52,15 +35,16 @@ export class ScorecardForm {
     this.comments = [];
     replaceChildren(this.box, h('p', { class: 'muted', t: 'qa.loading' }));
     try {
-      const keys = await itemKeys(recording.id, recording.client_id);
-      if (this.recording === recording) replaceChildren(this.box, this.form(keys));
+      const card = await scorecardOf(recording.client_id);
+      if (this.recording === recording) replaceChildren(this.box, this.form(card.items));
     } catch (error) {
       replaceChildren(this.box, h('p', { class: 'error', role: 'alert', text: errorText(error) }));
     }
   }
 
-  form(keys) {
-    const items = keys.map((key) => this.item(key));
+  form(cardItems) {
+    const keys = cardItems.map((item) => item.key);
+    const items = cardItems.map((item) => this.item(item));
     this.commentText = h('input', { name: 'comment', maxlength: '2000' });
     this.commentList = h('ul', { class: 'comments' });
     const addComment = h('button', { type: 'button', t: 'qa.add_comment', onclick: () => this.addComment() });
@@ -76,9 +60,9 @@ export class ScorecardForm {
     return form;
   }
 
-  item(key) {
-    const legend = h('legend', {}, has(`score.${key}`) ? h('span', { t: `score.${key}` }) : key);
-    if (AUTO_FAIL.has(key)) legend.append(' ', h('span', { class: 'auto-fail', t: 'qa.auto_fail' }));
+  item({ key, label, auto_fail: autoFail }) {
+    const legend = h('legend', {}, has(`score.${key}`) ? h('span', { t: `score.${key}` }) : label);
+    if (autoFail) legend.append(' ', h('span', { class: 'auto-fail', t: 'qa.auto_fail' }));
     const choices = ANSWERS.map((answer) => {
       const id = `answer-${key}-${answer}`;
       return h('span', {}, h('input', { type: 'radio', id, name: key, value: answer, required: true }),

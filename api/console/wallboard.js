@@ -1,14 +1,15 @@
 // The supervisor's wallboard: the floor from GET /supervisor/events (a snapshot,
-// then routing's agent and queue events), agents grouped by what they are doing
-// with the time in that state, the queues' waiting calls, each campaign's figures
-// of the day against its abandon cap; forcing a status and joining a call.
+// then routing's agent and queue events and the campaigns' figures when they
+// change), agents grouped by what they are doing with the time in that state, the
+// queues' waiting calls and longest wait, each campaign's figures of the day against
+// its abandon cap, the chart of a campaign's day; forcing a status and joining a call.
 
 import { api, LiveSocket } from './api.js';
+import { DayChart } from './daychart.js';
 import { field, h, replaceChildren } from './dom.js';
 import { enumText, errorText, ta, tx } from './i18n.js';
 import { duration, percent } from './format.js';
 import { notify, notifyText } from './notify.js';
-import { WaitClock } from './waits.js';
 
 const GROUPS = ['talking', 'ringing', 'reserved', 'wrap_up', 'ready', 'after_call_work',
   'on_break', 'logged_out'];
@@ -21,6 +22,8 @@ const FORCIBLE = {
   after_call_work: ['available', 'on_break', 'logged_out'],
 };
 const STATUSES = ['available', 'on_break', 'after_call_work', 'logged_out'];
+const CAMPAIGN_COLUMNS = ['wall.campaign', 'wall.run_state', 'wall.attempts', 'wall.answer_rate',
+  'wall.connected', 'wall.rpc', 'wall.abandoned', 'wall.abandon_rate'];
 const MODES = ['listen', 'whisper', 'barge'];
 
 // What an agent is doing: the routing state, or while idle the status they chose.
@@ -40,9 +43,8 @@ class Wallboard {
     this.agents = new Map();
     this.rows = new Map();
     this.queues = new Map();
-    this.waits = new WaitClock();
     this.campaigns = new Map();
-    this.caps = new Map();
+    this.chart = new DayChart();
     this.offset = 0; // browser clock minus server clock, from the snapshot
     this.build(main);
     this.socket = new LiveSocket('/supervisor/events', (m) => this.receive(m),
@@ -51,12 +53,12 @@ class Wallboard {
 
   start() {
     this.socket.start();
-    this.loadCaps();
     this.ticker = setInterval(() => this.tick(), 1000);
   }
 
   stop() {
     clearInterval(this.ticker);
+    this.chart.stop();
     this.socket.stop();
     if (this.dialog.open) this.dialog.close();
   }
@@ -100,10 +102,10 @@ class Wallboard {
           h('h2', { id: 'campaigns-title', t: 'wall.campaigns' }),
           h('table', { class: 'figures' },
             h('thead', {}, h('tr', {},
-              ['wall.campaign', 'wall.run_state', 'wall.attempts', 'wall.connected',
-                'wall.abandoned', 'wall.abandon_rate'].map((key, n) => h('th', {
-                scope: 'col', t: key, class: n >= 2 && n <= 4 ? 'num' : null })))),
+              CAMPAIGN_COLUMNS.map((key, n) => h('th', {
+                scope: 'col', t: key, class: n >= 2 && n <= 6 ? 'num' : null })))),
             this.campaignBody))),
+      this.chart.card,
       h('div', { class: 'card table-wrap' }, this.agentTable),
       this.dialog));
   }
@@ -119,6 +121,7 @@ class Wallboard {
     if (message.kind === 'snapshot') this.snapshot(message);
     else if (message.kind === 'agent') this.agentEvent(message);
     else if (message.kind === 'queue') this.queueEvent(message);
+    else if (message.kind === 'campaigns') this.campaignFigures(message.campaigns);
   }
 
   snapshot(message) {
@@ -135,11 +138,15 @@ class Wallboard {
       this.rows.delete(id);
     }
     this.queues = new Map(Object.entries(message.queues));
-    for (const [id, queue] of this.queues) this.waits.reset(id, queue.waiting);
-    this.campaigns = new Map(Object.entries(message.campaigns));
     this.renderQueues();
-    this.renderCampaigns();
+    this.campaignFigures(message.campaigns);
     this.renderCounts();
+  }
+
+  campaignFigures(campaigns) {
+    this.campaigns = new Map(Object.entries(campaigns));
+    this.renderCampaigns();
+    this.chart.campaigns(this.campaigns);
   }
 
   agentEvent(event) {
@@ -159,19 +166,9 @@ class Wallboard {
     const queue = { ...(this.queues.get(id) || { name: id }) };
     queue.waiting = event.waiting;
     queue.free = event.free;
-    this.waits.update(id, event.waiting, Date.parse(event.at));
+    queue.oldest_waiting_since = event.oldest_waiting_since;
     this.queues.set(id, queue);
     this.renderQueues();
-  }
-
-  async loadCaps() {
-    try {
-      const { items } = await api('/campaigns');
-      for (const c of items) this.caps.set(String(c.id), c);
-      this.renderCampaigns();
-    } catch (error) {
-      notifyText(errorText(error));
-    }
   }
 
   tick() {
@@ -187,8 +184,8 @@ class Wallboard {
   }
 
   longestWait(queueId) {
-    const since = this.waits.oldest(queueId);
-    return since === null ? '—' : duration((this.serverNow() - since) / 1000);
+    const since = this.queues.get(queueId)?.oldest_waiting_since;
+    return since ? duration((this.serverNow() - Date.parse(since)) / 1000) : '—';
   }
 
   // --- agents --------------------------------------------------------------------
@@ -283,18 +280,17 @@ class Wallboard {
   }
 
   renderCampaigns() {
-    const rows = [...this.campaigns.entries()].map(([id, c]) => {
-      const cap = this.caps.get(id)?.max_abandon_rate;
-      return h('tr', { dataset: { campaignId: id } },
-        h('th', { scope: 'row', text: c.name }),
-        h('td', {}, enumText(h('span'), 'run', c.state)),
-        h('td', { class: 'num attempts' }, String(c.attempts)),
-        h('td', { class: 'num' }, String(c.connected)),
-        h('td', { class: 'num' }, String(c.abandoned)),
-        h('td', {}, abandonCell(c.abandon_rate, cap)));
-    });
+    const rows = [...this.campaigns.entries()].map(([id, c]) => h('tr', { dataset: { campaignId: id } },
+      h('th', { scope: 'row', text: c.name }),
+      h('td', {}, enumText(h('span'), 'run', c.state)),
+      h('td', { class: 'num attempts' }, String(c.attempts)),
+      h('td', { class: 'num answer-rate' }, percent(c.answer_rate)),
+      h('td', { class: 'num connected' }, String(c.connected)),
+      h('td', { class: 'num rpc' }, String(c.right_party_contacts)),
+      h('td', { class: 'num abandoned' }, String(c.abandoned)),
+      h('td', {}, abandonCell(c.abandon_rate, c.max_abandon_rate))));
     replaceChildren(this.campaignBody, rows.length ? rows
-      : h('tr', {}, h('td', { colspan: '6', class: 'empty', t: 'wall.no_campaigns' })));
+      : h('tr', {}, h('td', { colspan: String(CAMPAIGN_COLUMNS.length), class: 'empty', t: 'wall.no_campaigns' })));
   }
 
   // --- actions -------------------------------------------------------------------------

@@ -6,13 +6,17 @@ queues' and campaigns' figures, then the deltas as routing publishes them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
+import asyncpg
 import pytest
+from aiohttp import web
 
+from api import routes_supervisor, wallboard
 from api.event_feed import Subscription
 from routing.rebuild import rebuild
 from tests.api.conftest import ApiClient
@@ -157,16 +161,114 @@ async def test_the_floor_socket_sends_a_snapshot_then_deltas(
             floor.id("agent_a"): "logged_out", floor.id("agent_b"): "logged_out"}
         assert snapshot["queues"] == {floor.queue_id: {
             "name": "cards", "campaign_id": floor.campaign_id, "waiting": 1, "free": 0,
-            "reserved": 0, "missed": 0}}
+            "reserved": 0, "missed": 0, "oldest_waiting_since": NOW.isoformat()}}
         assert snapshot["campaigns"][str(floor.campaign_id)] | {"name": None} == {
-            "name": None, "state": "draft", "attempts": 4, "connected": 1, "abandoned": 1,
-            "abandon_rate": 0.5}
+            "name": None, "state": "draft", "max_abandon_rate": 0.03, **TODAY}
         await post(api, world, "agent_a", "/agent/login")
         delta = await receive(ws, kind("agent", agent_id=floor.id("agent_a")))
         assert (delta["status"], delta["state"]) == ("available", "idle")
+        await floor.live.enqueue(floor.queue_id, "waiting-2", NOW + timedelta(seconds=40))
+        queue = await receive(ws, kind("queue", queue_id=floor.queue_id, waiting=2))
+        assert queue["oldest_waiting_since"] == NOW.isoformat()
         await floor.live.withdraw(floor.queue_id, "waiting-1", NOW)
-        queue = await receive(ws, kind("queue", queue_id=floor.queue_id))
-        assert queue["waiting"] == 0
+        queue = await receive(ws, kind("queue", queue_id=floor.queue_id, waiting=1))
+        assert queue["oldest_waiting_since"] == (NOW + timedelta(seconds=40)).isoformat()
+        await floor.live.withdraw(floor.queue_id, "waiting-2", NOW)
+        queue = await receive(ws, kind("queue", queue_id=floor.queue_id, waiting=0))
+        assert queue["oldest_waiting_since"] is None
+
+
+# figures_of_the_day's figures: 4 placed today, 3 of them finished; answered by a person:
+# the connected and the abandoned call.
+TODAY = {"attempts": 4, "finished": 3, "answers": 2, "connected": 1, "abandoned": 1,
+         "right_party_contacts": 0, "answer_rate": 2 / 3, "abandon_rate": 0.5}
+
+
+async def test_the_floor_socket_sends_the_campaigns_figures_when_they_change(
+    api: ApiClient, world: World, floor: Floor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_supervisor, "FIGURES_EVERY_S", 0.05)
+    ours = str(floor.campaign_id)
+    async with api.ws_connect("/supervisor/events", headers=world.headers("supervisor")) as ws:
+        snapshot = await receive(ws, kind("snapshot"))
+        assert snapshot["campaigns"] == {}  # a draft that has not called today
+        await figures_of_the_day(floor)  # pushed as the rows come, up to all five
+        pushed = await receive(ws, lambda m: m.get("kind") == "campaigns"
+                               and m["campaigns"][ours]["attempts"] == 4)
+        assert pushed["at"] == NOW.isoformat()
+        assert pushed["campaigns"][ours] | {"name": None} == {
+            "name": None, "state": "draft", "max_abandon_rate": 0.03, **TODAY}
+        attempt_id = await floor.attempt("A1", "c-rpc", result="connected")
+        await world.pool.execute(
+            "INSERT INTO actions (case_id, code, user_id, attempt_id, idempotency_key,"
+            " created_at) VALUES ($1, 'RPC', $2, $3, 'k-rpc', $4)", world.cases["A1"],
+            world.users["agent_a"].id, attempt_id, NOW)
+        pushed = await receive(ws, lambda m: m.get("kind") == "campaigns"
+                               and m["campaigns"][ours]["right_party_contacts"] == 1)
+        figures = pushed["campaigns"][ours]
+        assert (figures["attempts"], figures["connected"], figures["abandon_rate"]) == (
+            5, 2, 1 / 3)
+        sent = []
+        with contextlib.suppress(TimeoutError):  # nothing changed: nothing more is sent
+            async with asyncio.timeout(0.5):
+                sent.append(await ws.receive_json())
+        assert sent == []
+
+
+async def test_the_sockets_of_an_app_share_one_read_of_the_figures(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[object] = []
+
+    async def campaigns(pool: object, at: object) -> dict[str, dict[str, object]]:
+        reads.append(at)
+        await asyncio.sleep(0)
+        return {"1": {"attempts": len(reads)}}
+
+    monkeypatch.setattr(wallboard, "campaigns", campaigns)
+    monkeypatch.setattr(routes_supervisor, "FIGURES_EVERY_S", 3600.0)
+    app, other, pool = web.Application(), web.Application(), cast(asyncpg.Pool, None)
+    shared = routes_supervisor._figures_of(app)
+    first = await asyncio.gather(*(shared.read(pool, NOW) for _ in range(5)))
+    assert first == [{"1": {"attempts": 1}}] * 5 and len(reads) == 1  # five sockets, one read
+    assert routes_supervisor._figures_of(app) is shared
+    assert await routes_supervisor._figures_of(other).read(pool, NOW) == {"1": {"attempts": 2}}
+    shared.read_at -= 1800  # half the interval has passed
+    assert await shared.read(pool, NOW) == {"1": {"attempts": 3}}
+
+
+async def test_a_campaigns_day_by_interval(api: ApiClient, world: World, floor: Floor) -> None:
+    """NOW is 11:00 in Shanghai; calls at 09:10, 09:40 and 10:50 local."""
+    for call, result, minutes in (("d1", "connected", -110), ("d2", "abandoned", -80),
+                                  ("d3", "no_answer", -80), ("d4", "connected", -10),
+                                  ("d5", None, -10), ("y", "abandoned", -12 * 60)):
+        await floor.attempt("A2", call, result=result,
+                            placed_at=NOW + timedelta(minutes=minutes))
+    path = f"/campaigns/{floor.campaign_id}/today"
+    resp = await api.get(path + "?step=60", headers=world.headers("supervisor"))
+    assert resp.status == 200
+    day = await resp.json()
+    assert {k: day[k] for k in ("campaign_id", "day", "time_zone", "step_minutes",
+                                "max_abandon_rate", "at")} == {
+        "campaign_id": floor.campaign_id, "day": "2026-11-29", "time_zone": "Asia/Shanghai",
+        "step_minutes": 60, "max_abandon_rate": 0.03, "at": NOW.isoformat()}
+    assert [(p["from"], p["attempts"], p["answer_rate"], p["abandon_rate"],
+             p["abandon_rate_to_date"]) for p in day["points"]] == [
+        ("2026-11-29T09:00:00+08:00", 3, 2 / 3, 0.5, 0.5),
+        ("2026-11-29T10:00:00+08:00", 2, 1.0, 0.0, 1 / 3),
+        ("2026-11-29T11:00:00+08:00", 0, None, None, 1 / 3),  # the hour holding now
+    ]
+    half = await (await api.get(path, headers=world.headers("manager"))).json()
+    assert half["step_minutes"] == 30
+    assert [p["from"][11:16] for p in half["points"]] == [
+        "09:00", "09:30", "10:00", "10:30", "11:00"]
+    assert [p["attempts"] for p in half["points"]] == [1, 2, 0, 2, 0]
+    for who, query, status in (("supervisor", "?step=20", 400), ("qa", "", 403),
+                               ("auditor_a", "", 403), ("agent_a", "", 403)):
+        resp = await api.get(path + query, headers=world.headers(who))
+        assert resp.status == status, who
+    resp = await api.get("/campaigns/424242/today", headers=world.headers("admin"))
+    assert resp.status == 404
 
 
 async def test_a_rebuild_of_the_live_state_sends_a_new_snapshot(

@@ -131,13 +131,15 @@ async def test_sample_queue_review_and_coverage(api: ApiClient, world: World,
     resp = await api.get("/qa/coverage", params={"month": MONTH}, headers=qa)
     body = await resp.json()
     assert (resp.status, body["error_id"]) == (409, "qa.coverage_short")
-    assert len(body["details"]["report"]) == 2
+    assert [(r["agent_id"], r["agent_name"]) for r in body["details"]["report"]] == [
+        (world.users["agent_a"].id, "agent_a"), (world.users["agent_b"].id, "agent_b")]
+    assert {r["agent_name"] for r in body["details"]["agents"]} == {"agent_a", "agent_b"}
     resp = await api.post("/qa/samples", json={"month": MONTH, "seed": "nov"}, headers=qa)
     assert (resp.status, (await resp.json())["sampled"]) == (201, 2)
     resp = await api.get("/qa/queue", headers=qa)
     queued = (await resp.json())["items"]
-    assert {(q["recording_id"], q["reason"]) for q in queued} == {
-        (a1.id, "flagged"), (b1.id, "random")}
+    assert {(q["recording_id"], q["reason"], q["agent_name"]) for q in queued} == {
+        (a1.id, "flagged", "agent_a"), (b1.id, "random", "agent_b")}
     review = {"recording_id": a1.id, "answers": {**PASS, "no_threats": "fail"},
               "comments": [{"at": 0.5, "text": "threatens the debtor"}]}
     resp = await api.post("/qa/reviews", json=review, headers=qa)
@@ -155,8 +157,38 @@ async def test_sample_queue_review_and_coverage(api: ApiClient, world: World,
     resp = await api.get("/qa/coverage", params={"month": MONTH},
                          headers=world.headers("auditor_a"))
     assert (await resp.json())["agents"] == [{
-        "agent_id": world.users["agent_a"].id, "calls": 1, "sampled": 1, "reviewed": 1,
-        "sampled_share": 1.0, "reviewed_share": 1.0, "short": False}]
+        "agent_id": world.users["agent_a"].id, "agent_name": "agent_a", "calls": 1,
+        "sampled": 1, "reviewed": 1, "sampled_share": 1.0, "reviewed_share": 1.0,
+        "short": False}]
+
+
+async def test_the_scorecard_a_review_answers(api: ApiClient, world: World,
+                                             a1: RecordingRow, pool: asyncpg.Pool) -> None:
+    path = f"/clients/{world.clients['BANKA']}/scorecard"
+    resp = await api.get(path, headers=world.headers("qa"))
+    card = await resp.json()
+    assert resp.status == 200, card
+    assert (card["client_id"], card["version"]) == (world.clients["BANKA"], 1)
+    assert [i["key"] for i in card["items"]] == list(PASS)
+    assert [i["key"] for i in card["items"] if i["auto_fail"]] == [
+        "no_threats", "no_third_party", "no_impersonation"]
+    again = await (await api.get(path, headers=world.headers("auditor_a"))).json()
+    assert again == card  # stored once, on first use
+    await pool.execute("INSERT INTO qa_scorecards (client_id, version, name, items, created_at)"
+                       " VALUES ($1, 2, 'short form', $2, now())", world.clients["BANKA"],
+                       '[{"key": "courtesy", "label": "Courteous", "weight": 1,'
+                       ' "auto_fail": false}]')
+    newer = await (await api.get(path, headers=world.headers("supervisor"))).json()
+    assert (newer["version"], [i["key"] for i in newer["items"]]) == (2, ["courtesy"])
+    resp = await api.post("/qa/reviews", json={"recording_id": a1.id,
+                                               "answers": {"courtesy": "pass"}},
+                          headers=world.headers("qa"))
+    assert (resp.status, (await resp.json())["scorecard_id"]) == (201, newer["id"])
+    for who, client, status in (("auditor_b", "BANKA", 404), ("agent_a", "BANKA", 403),
+                                ("manager", "BANKA", 403), ("admin", None, 404)):
+        client_id = world.clients[client] if client else 424242
+        resp = await api.get(f"/clients/{client_id}/scorecard", headers=world.headers(who))
+        assert resp.status == status, who
 
 
 @pytest.mark.parametrize(("who", "method", "path", "status"), [

@@ -1,16 +1,19 @@
 """The agent desk in a browser: logging in to the queue, the screen-pop of an
-answered call with the script for the party called (in either language), and an
+answered call with the script for the party called (in either language), an
 action code filed from the form landing on the case (once, under the form's
-Idempotency-Key)."""
+Idempotency-Key), and the agent's callbacks: listed as the API has them, called back
+from the list, gone once the callback call is coded."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
+import aiohttp
 from playwright.async_api import Page, expect
 
-from tests.api.floor import Floor
+from tests.api.floor import Floor, phone_of
 from tests.console.conftest import Site, log_in, screenshot
 
 
@@ -81,3 +84,46 @@ async def test_the_next_call_to_a_third_party_pops_the_locate_only_script(
     form = page.get_by_role("region", name="处理结果")
     await expect(form.get_by_label("代码", exact=True).locator("option[value=TPC]")).to_have_text(
         "TPC · 第三方接听")
+
+
+async def test_the_desk_lists_the_agents_callbacks_and_calls_one_back(
+    page: Page, site: Site, floor: Floor
+) -> None:
+    world, case_id = site.world, site.world.cases["A1"]
+    phone_id, _ = await phone_of(world, "A1", "debtor")
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(site.url(f"/cases/{case_id}/actions"), json={
+            "code": "CB", "callback_at": "2026-11-30T15:00", "phone_id": phone_id,
+            "note": "after work"}, headers=world.headers("agent_a") | {"Idempotency-Key": "cb-1"})
+        assert resp.status == 201, await resp.text()
+        resp = await http.get(site.url("/agent/callbacks"), headers=world.headers("agent_a"))
+        [listed] = (await resp.json())["items"]
+    await log_in(page, site, "agent-a")
+    callbacks = page.get_by_role("region", name=re.compile("^My callbacks"))
+    await expect(callbacks.get_by_role("heading")).to_have_text("My callbacks (1, 0 due)")
+    item = callbacks.locator(f'li[data-case-id="{listed["case_id"]}"]')
+    await expect(item.locator("time")).to_have_text("30 Nov 2026, 15:00")  # Shanghai time
+    assert await item.locator("time").get_attribute("datetime") == listed["callback_at"]
+    await expect(item.locator(".who")).to_have_text("A1 · 王伟 · CN¥12,000.50")
+    await expect(item.locator(".phone")).to_have_text(f"{listed['phone']['number']} · debtor")
+    await expect(item.locator(".note")).to_have_text("after work")
+    await screenshot(page, "desk-callbacks")
+
+    await item.get_by_role("button", name="Call back account A1").click()
+    await expect(page.get_by_role("status").filter(has_text="softphone")).to_have_text(
+        "No call path holds your softphone (is it registered?): nothing was dialled.")
+    dials = await world.pool.fetch("SELECT record_id, details FROM audit_log"
+                                   " WHERE action = 'call.agent_dial'")
+    assert [(d["record_id"], json.loads(d["details"])["phone_id"]) for d in dials] == [
+        (str(case_id), phone_id)]
+
+    await page.get_by_role("button", name="Log in to the queue").click()
+    await expect(page.locator(".status-now")).to_have_text("Available · Idle")
+    await floor.attempt("A1", "call-back")
+    await floor.talk("agent_a", "call-back")
+    form = page.get_by_role("region", name="Action code")
+    await form.get_by_label("Code", exact=True).select_option("RPC")
+    await form.get_by_role("button", name="File the action").click()
+    await expect(form.get_by_role("status")).to_have_text("Filed RPC on account A1.")
+    await expect(callbacks.get_by_role("listitem")).to_have_text(
+        ["No callback agreed on your cases."])

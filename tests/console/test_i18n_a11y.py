@@ -51,7 +51,7 @@ async def test_the_language_switch_relabels_in_place_and_is_remembered(
     await page.get_by_role("button", name="登录").click()
     nav = page.get_by_role("navigation", name="页面")
     await expect(nav.get_by_role("link")).to_have_text(
-        ["监控大屏", "外呼任务", "质检复核", "质检覆盖率"])
+        ["监控大屏", "外呼任务", "质检复核", "质检覆盖率", "报表"])
     a = page.locator(f'tr[data-agent-id="{floor.id("agent_a")}"]')
     await expect(a.locator(".status")).to_have_text("已签出")
     assert await page.evaluate("() => document.documentElement.lang") == "zh-CN"

@@ -11,16 +11,16 @@ from yarl import URL
 
 from tests.console.conftest import Site, log_in
 
-ALL_PAGES = ("Wallboard", "Campaigns", "QA review", "QA coverage", "Agent desk")
+ALL_PAGES = ("Wallboard", "Campaigns", "QA review", "QA coverage", "Reports", "Agent desk")
 ROLE_PAGES = {
-    "admin": ("Wallboard", "Campaigns", "QA review", "QA coverage"),
-    "manager": ("Campaigns",),
-    "supervisor": ("Wallboard", "Campaigns", "QA review", "QA coverage"),
+    "admin": ("Wallboard", "Campaigns", "QA review", "QA coverage", "Reports"),
+    "manager": ("Campaigns", "Reports"),
+    "supervisor": ("Wallboard", "Campaigns", "QA review", "QA coverage", "Reports"),
     "agent-a": ("Agent desk",),
     "qa": ("QA review", "QA coverage"),
-    "auditor-a": ("QA coverage",),
+    "auditor-a": ("QA coverage", "Reports"),
 }
-FORBIDDEN_HASH = {"manager": "#/wallboard", "agent-a": "#/qa", "qa": "#/desk",
+FORBIDDEN_HASH = {"manager": "#/wallboard", "agent-a": "#/reports", "qa": "#/reports",
                   "auditor-a": "#/campaigns", "supervisor": "#/desk", "admin": "#/desk"}
 
 
@@ -39,7 +39,7 @@ async def test_each_role_sees_only_its_pages(page: Page, site: Site, username: s
 
 def _slug(label: str) -> str:
     return {"Wallboard": "wallboard", "Campaigns": "campaigns", "QA review": "qa",
-            "QA coverage": "coverage", "Agent desk": "desk"}[label]
+            "QA coverage": "coverage", "Reports": "reports", "Agent desk": "desk"}[label]
 
 
 async def test_wrong_password_and_logout(page: Page, site: Site) -> None:

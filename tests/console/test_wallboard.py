@@ -4,6 +4,7 @@ the API; campaigns are started, paused and stopped from their panel."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -90,6 +91,16 @@ async def test_the_wallboard_shows_an_agent_change_within_a_second(
         "You have no softphone registered for listening in.")
 
 
+async def test_calls_waiting_before_the_page_loaded_show_their_wait(
+    page: Page, site: Site, floor: Floor
+) -> None:
+    await floor.live.enqueue(floor.queue_id, "early", NOW - timedelta(seconds=75))
+    await log_in(page, site, "supervisor")
+    queue = page.locator(f'[data-queue-id="{floor.queue_id}"]')
+    await expect(queue.locator(".waiting")).to_have_text("1")
+    await expect(queue.locator(".longest")).to_have_text(re.compile(r"^1:1\d$"))
+
+
 async def test_a_supervisor_forces_a_status_from_the_wallboard(
     page: Page, site: Site, floor: Floor
 ) -> None:
@@ -109,12 +120,22 @@ async def test_a_supervisor_forces_a_status_from_the_wallboard(
     await expect(b.locator(".status")).to_have_text("On break")
     await expect(b.locator(".reason")).to_have_text("Training")
     await expect(force).to_be_focused()
-    row = await site.world.pool.fetchrow(
-        "SELECT source, changed_by, to_status, reason FROM agent_status_log"
-        " WHERE agent_id = $1 ORDER BY id DESC LIMIT 1", site.world.users["agent_b"].id)
-    assert row is not None
-    assert dict(row) == {"source": "supervisor", "changed_by": site.world.users["supervisor"].id,
-                         "to_status": "on_break", "reason": "training"}
+    row = await last_status_change(site, "agent_b", "supervisor")
+    assert row == {"source": "supervisor", "changed_by": site.world.users["supervisor"].id,
+                   "to_status": "on_break", "reason": "training"}
+
+
+async def last_status_change(site: Site, who: str, source: str) -> dict[str, object]:
+    """The agent's latest status change once it is by `source`: routing publishes the
+    change (and the page shows it) just before the status log's transaction commits."""
+    async with asyncio.timeout(WAIT_MS / 1000):  # a hang guard
+        while True:
+            row = await site.world.pool.fetchrow(
+                "SELECT source, changed_by, to_status, reason FROM agent_status_log"
+                " WHERE agent_id = $1 ORDER BY id DESC LIMIT 1", site.world.users[who].id)
+            if row is not None and row["source"] == source:
+                return dict(row)
+            await asyncio.sleep(0.05)
 
 
 async def test_campaigns_are_started_paused_and_stopped(

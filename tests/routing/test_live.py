@@ -178,6 +178,20 @@ async def test_the_call_waiting_longest_is_offered_first(redis: Redis) -> None:
     assert await live.reserve_next("1", later(4)) is None  # no call waits
 
 
+async def test_the_oldest_waiting_call_gives_the_longest_wait(redis: Redis) -> None:
+    live = await install_world(redis, [live_agent("a1", "1")], queue(1), queue(2))
+    assert await live.oldest_waiting("1") is None
+    await live.enqueue("1", "second", later(2.5))
+    await live.enqueue("1", "first", later(0.000001))
+    await live.enqueue("2", "other", NOW)
+    assert await live.oldest_waiting("1") == later(0.000001)  # to the microsecond
+    await live.reserve_next("1", later(3))  # the oldest is offered and leaves
+    assert await live.oldest_waiting("1") == later(2.5)
+    await live.withdraw("1", "second", later(4))
+    assert await live.oldest_waiting("1") is None
+    assert await live.oldest_waiting("2") == NOW
+
+
 async def test_supervisors_hear_reservations_and_waiting_counts(redis: Redis) -> None:
     live = await install_world(redis, [live_agent("a1", "1")], queue(1))
     async with redis.pubsub() as feed:
