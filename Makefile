@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup services demo test lint check pytest bench clean
+.PHONY: setup services demo test lint check pytest bench soak clean
 
 setup:
 	bash .ci/setup.sh
@@ -28,6 +28,16 @@ test: lint pytest
 
 bench: setup services
 	$(PY) bench/import_bench.py
+
+SOAK_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/callcase_soak
+SOAK_REDIS_URL ?= redis://127.0.0.1:6379/13
+SOAK_MINUTES ?= 30
+
+# The long soak (issue 11): SOAK_MINUTES at the telephony target, then 10x overload.
+# `make soak SOAK_MINUTES=480` is the release check.
+soak: setup services
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --calls 200 --overload 10 \
+		--database-url $(SOAK_DATABASE_URL) --redis-url $(SOAK_REDIS_URL) --json var/soak.json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

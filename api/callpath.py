@@ -87,7 +87,8 @@ class CallPath:
                                      language=dial.prompt_language)
         async with contextlib.AsyncExitStack() as stack:
             media = await stack.enter_async_context(
-                MediaEngine(host=tel.sip_host, port_range=tel.rtp_ports))
+                MediaEngine(host=tel.sip_host, port_range=tel.rtp_ports,
+                            rtp_timeout=tel.rtp_timeout_s or None))
             ua = await UserAgent.open(tel.sip_host, tel.sip_port, registrar=registrar)
             stack.callback(ua.close)
             control = CallControl(ua, media, lines, media_host=tel.sip_host)

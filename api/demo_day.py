@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from api.callpath import CallPath
 from api.dayreport import day_report
-from api.server import api_site
+from api.server import REDIS_CONNECTIONS, api_site
 from api.settings import Settings
 from api.simulate_agents import AgentLogin, SimulatedAgent
 from dialer.campaign import Command, parse_settings
@@ -104,7 +104,7 @@ async def run_day(settings: Settings, plan: DayPlan, client_id: int) -> None:
     clock = demo_clock()
     db = settings.database
     pool = await asyncpg.create_pool(db.url, min_size=2, max_size=db.max_pool)
-    redis = Redis.from_url(settings.redis.url)
+    redis = Redis.from_url(settings.redis.url, max_connections=REDIS_CONNECTIONS)
     try:
         await redis.flushdb()
         campaign_id = await setup_day(pool, client_id, plan, settings.dialer.sip_realm, clock())

@@ -24,6 +24,7 @@ from datetime import datetime
 from functools import wraps
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from api.context import CLOCK, PG, REDIS, Handler, actor
 from api.errors import error_response
@@ -72,13 +73,13 @@ async def _end_sockets(app: web.Application) -> None:
 
 
 def routing_unavailable(handler: Handler) -> Handler:
-    """Answer 503 while routing's live state is missing or contended."""
+    """Answer 503 while routing's live state is missing, contended or out of reach."""
 
     @wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except (LiveStateLost, LiveContentionError) as error:
+        except (LiveStateLost, LiveContentionError, RedisError) as error:
             logger.warning("%s %s: routing unavailable: %s", request.method, request.path, error)
             response = error_response(503, "routing.unavailable", str(error))
             response.headers["Retry-After"] = "2"

@@ -70,6 +70,7 @@ class TelephonySettings:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     rtp_ports: tuple[int, int] = (16384, 32768)
+    rtp_timeout_s: int = 60  # hang up an answered call silent this long; 0: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,7 @@ class Settings:
                 sip_host=reader.text("CALLCASE_SIP_HOST", "127.0.0.1"),
                 sip_port=reader.integer("CALLCASE_SIP_PORT", 5060, 0, 65535),
                 rtp_ports=reader.port_range("CALLCASE_RTP_PORTS", (16384, 32768)),
+                rtp_timeout_s=reader.integer("CALLCASE_RTP_TIMEOUT_S", 60, 0, 3600),
             ),
             recording=RecordingSettings(
                 root=Path(reader.text("CALLCASE_RECORDINGS_DIR", "./var/recordings")),

@@ -128,10 +128,11 @@ def _fill(call: ControlledCall, report: TestCallReport) -> None:
     if final is not None:
         report.result, report.sip_status, report.reason = (
             str(final.outcome), final.status, final.reason)
-        if final.outcome in (Outcome.ENDED, Outcome.HUNG_UP):
+        if final.outcome in (Outcome.ENDED, Outcome.HUNG_UP, Outcome.MEDIA_TIMEOUT):
             report.result = "answered"
-            report.reason = "hung up by the far end" if final.outcome is Outcome.HUNG_UP \
-                else "hung up by us"
+            report.reason = {Outcome.HUNG_UP: "hung up by the far end",
+                             Outcome.MEDIA_TIMEOUT: f"hung up by us: {final.reason}"
+                             }.get(final.outcome, "hung up by us")
     report.ring_seconds = call.timeline.ring_seconds
     report.talk_seconds = call.timeline.talk_seconds
     stats = call.media_stats

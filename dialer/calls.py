@@ -294,9 +294,10 @@ async def talk(deps: CallDeps, call: ControlledCall, connected: Connected,
     debtor = asyncio.ensure_future(call.finished())
     agent = asyncio.ensure_future(connected.leg.finished())
     done, _ = await asyncio.wait({debtor, agent}, return_when=asyncio.FIRST_COMPLETED)
-    who = "debtor" if debtor in done else "agent"
+    who, first = ("debtor", debtor) if debtor in done else ("agent", agent)
+    silent = first.result().outcome is Outcome.MEDIA_TIMEOUT
     for waiter in (debtor, agent):
         waiter.cancel()
     await deps.router.release(connected, ended_at=deps.clock())
-    return Ending(AttemptResult.CONNECTED, f"{who} hung up", agent_id=connected.agent_id,
-                  amd=verdict)
+    cause = f"no RTP from the {who} (RTP timeout)" if silent else f"{who} hung up"
+    return Ending(AttemptResult.CONNECTED, cause, agent_id=connected.agent_id, amd=verdict)

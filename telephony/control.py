@@ -6,7 +6,9 @@ of the process's media engine behind its SDP offer. A small watcher per call
 applies what the far end says to the media: early media and the answer set the
 stream's far end and codec; a final outcome closes the stream and frees its port.
 A re-INVITE from the far end (it holds or resumes) is answered from the same stream,
-and the stream follows it (held, it stops sending). Consumers read
+and the stream follows it (held, it stops sending). When the media engine has an RTP
+timeout, an answered call from which nothing has arrived for that long is hung up
+(BYE) and ends ``media_timeout``. Consumers read
 `ControlledCall.events()` (trying, ringing, early media, answered, then exactly one
 final outcome), `bridge` two calls, `play` audio into one, and `tap` both directions
 as 16-bit PCM frames.
@@ -76,6 +78,7 @@ class ControlledCall:
         self.history: list[CallEvent] = []
         self.answered = asyncio.Event()
         self.media_stats: StreamStats | None = None  # the stream's figures when it closed
+        self.quiet_for: float | None = None  # seconds without RTP when the RTP timeout hit
         self._events: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._done: asyncio.Future[CallEvent] = asyncio.get_running_loop().create_future()
 
@@ -171,6 +174,8 @@ class CallControl:
                     continue
                 if event.sdp and event.outcome in (Outcome.EARLY_MEDIA, Outcome.ANSWERED):
                     self._apply_sdp(call, event.sdp)
+                if event.outcome is Outcome.ANSWERED:
+                    call.stream.watch_media(lambda quiet: self._media_timeout(call, quiet))
                 call._record(event)
         except Exception:  # the task boundary: log, and still end the call below
             logger.exception("call %s: watcher failed", call.call_id)
@@ -197,10 +202,25 @@ class CallControl:
             self._apply_sdp(call, body)
         return reply
 
+    def _media_timeout(self, call: ControlledCall, quiet: float) -> None:
+        """The media engine heard nothing from the far end for its RTP timeout."""
+        logger.warning("call %s: no RTP for %.1f s, hanging up (RTP timeout)",
+                       call.call_id, quiet)
+        call.quiet_for = quiet
+        task = asyncio.create_task(self._hang_up(call), name=f"RTP timeout {call.call_id}")
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _hang_up(self, call: ControlledCall) -> None:
+        await call.sip.bye()
+
     async def _finish(self, call: ControlledCall, outcome: CallEvent) -> None:
         """Close the stream and free its port, then report the final outcome: whoever
         sees it, through `events()` or `finished()`, finds the media released."""
         call.media_stats = call.stream.stats()
+        if call.quiet_for is not None and outcome.outcome is Outcome.ENDED:
+            outcome = CallEvent(Outcome.MEDIA_TIMEOUT, outcome.status,
+                                f"no RTP from the far end for {call.quiet_for:.0f} s")
         try:
             await self.media.close_stream(call.stream)
         finally:

@@ -6,6 +6,8 @@ by several engines). Every tick it runs three passes over its streams: each stre
 takes this tick's inbound frame from its jitter buffer; each sends its outbound packet
 (clip, bridged peer's frame, DTMF, silence); then, every packet being out, the tapped
 streams feed their taps. No task or thread per stream: the only task is the clock's.
+With an ``rtp_timeout``, once a second the streams being watched (answered calls)
+are checked for how long nothing has arrived (:meth:`RtpStream.watch_media`).
 
 Works on the default asyncio loop and on uvloop (the caller picks the loop).
 
@@ -35,6 +37,8 @@ from telephony.media.stream import Direction, RtpStream, SilenceMode, StreamStat
 
 logger = logging.getLogger(__name__)
 
+QUIET_CHECK_TICKS = 50  # RTP timeouts are checked once a second
+
 
 @dataclass(frozen=True, slots=True)
 class EngineStats:
@@ -63,7 +67,10 @@ class MediaEngine:
         dtmf_payload_type: int = 101,
         dtmf_timeout: float = 0.3,
         bind_attempts: int = 16,
+        rtp_timeout: float | None = None,
     ) -> None:
+        if rtp_timeout is not None and rtp_timeout <= 0:
+            raise ValueError(f"rtp_timeout must be positive seconds or None, not {rtp_timeout}")
         self.host = host
         self.ports = PortAllocator(*port_range)
         self.clock = MediaClock() if clock is None else clock
@@ -72,6 +79,7 @@ class MediaEngine:
         self.dtmf_payload_type = dtmf_payload_type
         self.dtmf_timeout = dtmf_timeout
         self.bind_attempts = bind_attempts
+        self.rtp_timeout = rtp_timeout
         self._family = (
             socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
         )
@@ -262,6 +270,10 @@ class MediaEngine:
         for stream in self._order:
             if stream._taps:
                 stream._feed_taps(tick)
+        if self.rtp_timeout is not None and tick % QUIET_CHECK_TICKS == 0:
+            now, timeout = self.clock.now(), self.rtp_timeout
+            for stream in self._order:
+                stream._check_quiet(now, timeout)
 
     def on_skip(self, ticks: int) -> None:
         for stream in self._order:

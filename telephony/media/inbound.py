@@ -11,6 +11,8 @@ Rules for :meth:`Inbound.receive`, in order:
   parse is ``malformed``: counted and dropped, never raised.
 * While the stream does not receive (``sendonly``/``inactive``) packets are
   ``discarded`` after latching.
+* ``heard_at`` is when the last RTP packet from the latched far end arrived (what an
+  RTP timeout measures), whatever the direction.
 * A new SSRC starts new reception statistics and a new DTMF detector (totals are kept).
 * Telephone-event packets go to the :class:`~telephony.media.dtmf.DtmfDetector`; the
   digits it completes are returned. Every other packet goes to the jitter buffer, which
@@ -47,6 +49,7 @@ class Inbound:
         "dtmf_payload_type",
         "dtmf_since",
         "foreign",
+        "heard_at",
         "jitter",
         "latched",
         "malformed",
@@ -70,6 +73,7 @@ class Inbound:
         self.rtcp = 0
         self.discarded = 0
         self.dtmf_since: float | None = None
+        self.heard_at: float | None = None  # the last RTP packet from the far end arrived
         self._source = ReceiverStats()
         self._detector = DtmfDetector()
         self._prior_received = 0
@@ -115,6 +119,7 @@ class Inbound:
         if not self.latched:
             self.remote = address
             self.latched = True
+        self.heard_at = arrival
         if not self.receiving:
             self.discarded += 1
             return ()

@@ -21,6 +21,10 @@ What goes out on a tick, first match wins:
 
 The stream keeps one SSRC, sequence and timestamp line for its whole life: hold,
 resume, codec changes and skipped ticks continue it, never restart it.
+
+RTP timeout: after :meth:`watch_media` (call control calls it at the answer) the
+engine calls the watcher once nothing has arrived for its ``rtp_timeout``. A stream
+that does not receive (hold) is never quiet; a re-INVITE starts the count again.
 """
 
 from __future__ import annotations
@@ -119,6 +123,8 @@ class RtpStream(asyncio.DatagramProtocol):
         self._in_packet: RtpPacket | None = None
         self._in_pcm: Pcm | None = None
         self._out_frame: AudioFrame | None = None
+        self._watched_since: float | None = None
+        self._on_quiet: Callable[[float], None] | None = None
 
     # -- public API -------------------------------------------------------------------
 
@@ -147,12 +153,26 @@ class RtpStream(asyncio.DatagramProtocol):
     def set_remote(self, address: Address | None) -> None:
         """The far end's address from SDP; the first packet received may re-latch it."""
         self.inbound.set_remote(address)
+        self._restart_quiet()
 
     def set_direction(self, direction: Direction | str) -> None:
         """Hold and resume: the sender's sequence/SSRC line carries on across changes."""
         self.direction = Direction(direction)
         self._sending = self.direction in (Direction.SENDRECV, Direction.SENDONLY)
         self.inbound.receiving = self.direction in (Direction.SENDRECV, Direction.RECVONLY)
+        self._restart_quiet()
+
+    def watch_media(self, on_quiet: Callable[[float], None]) -> None:
+        """``on_quiet(seconds)`` once nothing arrives for the engine's RTP timeout."""
+        self._watched_since = self._now()
+        self._on_quiet = on_quiet
+
+    def quiet_for(self, now: float) -> float:
+        """Seconds without RTP from the far end; 0.0 unwatched or not receiving."""
+        since = self._watched_since
+        if since is None or not self.inbound.receiving:
+            return 0.0
+        return now - max(since, self.inbound.heard_at or since)
 
     def set_codec(self, payload_type: int) -> None:
         """Switch PCMU/PCMA (a re-INVITE); same SSRC and sequence line."""
@@ -245,6 +265,16 @@ class RtpStream(asyncio.DatagramProtocol):
 
     # -- driven by the engine -------------------------------------------------------------
 
+    def _check_quiet(self, now: float, timeout: float) -> None:
+        """Tell the watcher, once, that nothing arrived for ``timeout`` seconds."""
+        if self._on_quiet is not None and (quiet := self.quiet_for(now)) >= timeout:
+            on_quiet, self._on_quiet = self._on_quiet, None
+            on_quiet(quiet)
+
+    def _restart_quiet(self) -> None:
+        if self._watched_since is not None:
+            self._watched_since = self._now()
+
     def _pull(self, now: float, dtmf_timeout: float) -> None:
         self._in_packet = self.inbound.pop()
         self._in_pcm = None
@@ -281,6 +311,7 @@ class RtpStream(asyncio.DatagramProtocol):
         while self._dtmf_out:
             self._dtmf_out.popleft().finish(False)
         self._taps = []
+        self._on_quiet = None
         self._bridge = None
         self._mix = ()
         self._in_packet = None

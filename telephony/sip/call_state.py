@@ -146,6 +146,7 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
     HUNG_UP = "hung_up"  # the peer sent BYE
     ENDED = "ended"  # we sent BYE
+    MEDIA_TIMEOUT = "media_timeout"  # we sent BYE: no RTP from the far end (RTP timeout)
 
     @property
     def final(self) -> bool:

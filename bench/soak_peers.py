@@ -1,0 +1,265 @@
+"""The soak's sipp processes: debtors' phones, agents' softphones, the agents'
+registrations, and the overload's caller.
+
+Each runs in its own folder under the soak's work folder, on 127.0.0.1, with its
+statistics dumped every 10 s (``-trace_stat``), its errors logged (``-trace_err``),
+and is killed at the end. A sipp is ready once its SIP port shows in
+``/proc/net/udp`` (no event to await: re-checked every 20 ms under a deadline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.soak_floor import AGENT, DEBTOR, LOOPBACK, REGISTER, SoakAgent
+
+OVERLOAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="soak overload caller">
+  <send retrans="500"><![CDATA[
+INVITE sip:debtor@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]O[call_number]
+To: <sip:debtor@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <recv response="100" optional="true"/>
+@FINALS@  <label id="ack"/>
+  <send><![CDATA[
+ACK sip:debtor@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]O[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+FINAL_STATUSES = (503, 480, 486, 488, 500, 403, 404, 603)
+
+
+def overload_scenario() -> str:
+    finals = [
+        f'  <recv response="{status}" optional="true" next="ack"/>\n'
+        for status in FINAL_STATUSES[:-1]
+    ]
+    finals.append(f'  <recv response="{FINAL_STATUSES[-1]}" next="ack"/>\n')
+    return OVERLOAD.replace("@FINALS@", "".join(finals))
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _bound_udp_ports() -> set[int]:
+    lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    return {int(line.split()[1].split(":")[1], 16) for line in lines}
+
+
+@dataclass
+class Sipp:
+    proc: asyncio.subprocess.Process
+    folder: Path
+    port: int
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def errors(self, lines: int = 5) -> str:
+        found = sorted(self.folder.glob("*_errors.log"))
+        text = found[0].read_text(errors="replace") if found else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def counts(self) -> dict[str, int]:
+        """The last row of ``-trace_counts``: messages seen per scenario step."""
+        found = sorted(self.folder.glob("*_counts.csv"))
+        if not found:
+            return {}
+        rows = list(csv.reader(found[0].read_text().splitlines(), delimiter=";"))
+        if len(rows) < 2:
+            return {}
+        return {
+            name: int(value)
+            for name, value in zip(rows[0], rows[-1], strict=False)
+            if value.isdigit()
+        }
+
+
+async def tone(folder: Path, name: str, *effect: str) -> Path:
+    """One second of 8 kHz headerless μ-law from sox's ``synth`` (sipp loops it)."""
+    path = folder / f"{name}.ulaw"
+    proc = await asyncio.create_subprocess_exec(
+        "sox",
+        "-D",
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        "-t",
+        "ul",
+        str(path),
+        "synth",
+        "1",
+        *effect,
+        "vol",
+        "0.5",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"sox failed: {err.decode()[-300:]}")
+    return path
+
+
+async def start(
+    folder: Path, scenario: str, args: Sequence[str], *, port: int | None = None, wait: bool = True
+) -> Sipp:
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    (folder / "scenario.xml").write_text(scenario, encoding="iso-8859-1")
+    port = free_udp_port() if port is None else port
+    proc = await asyncio.create_subprocess_exec(
+        "sipp",
+        "-sf",
+        "scenario.xml",
+        "-i",
+        LOOPBACK,
+        "-mi",
+        LOOPBACK,
+        "-p",
+        str(port),
+        "-cp",
+        str(free_udp_port()),
+        "-nostdin",
+        "-trace_err",
+        "-trace_stat",
+        "-fd",
+        "10",
+        "-trace_counts",
+        *args,
+        cwd=folder,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    sipp = Sipp(proc, folder, port)
+    if wait:
+        async with asyncio.timeout(10):
+            while port not in _bound_udp_ports():  # no event to await
+                if proc.returncode is not None:
+                    raise RuntimeError(f"sipp in {folder} exited: {sipp.errors()}")
+                await asyncio.sleep(0.02)
+    return sipp
+
+
+@contextlib.asynccontextmanager
+async def phones(
+    folder: Path, *, talk_s: float, calls: int, max_call_s: float
+) -> AsyncIterator[tuple[Sipp, Sipp]]:
+    """The debtors' phones and the agents' softphones, until the context ends."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    sweep = await tone(folder, "debtor", "sine", "300-1200")
+    steady = await tone(folder, "agent", "sine", "440")
+    limits = ["-l", str(calls * 3), "-max_socket", str(calls * 8 + 100)]
+    debtors = await start(
+        folder / "debtors",
+        DEBTOR.replace("@AUDIO@", str(sweep)).replace("@TALK_MS@", str(int(talk_s * 1000))),
+        [*limits, "-mp", str(free_udp_port())],
+    )
+    agents = await start(
+        folder / "agents",
+        AGENT.replace("@AUDIO@", str(steady)).replace("@MAX_CALL_MS@", str(int(max_call_s * 1000))),
+        [*limits, "-mp", str(free_udp_port())],
+    )
+    try:
+        yield debtors, agents
+    finally:
+        await debtors.stop()
+        await agents.stop()
+
+
+async def register(
+    folder: Path,
+    registrar: tuple[str, int],
+    agents: tuple[SoakAgent, ...],
+    agents_port: int,
+    *,
+    at_once: int = 10,
+) -> list[Sipp]:
+    """Register every agent's extension with digest, Contact at the agents' sipp; the
+    finished sipps, one per agent (sipp 3.6.1 cannot take digest credentials from an
+    injection file: the first field inside ``[authentication ...]`` comes out empty)."""
+    slots = asyncio.Semaphore(at_once)
+
+    async def one(agent: SoakAgent) -> Sipp:
+        scenario = (
+            REGISTER.replace("@AGENT_PORT@", str(agents_port))
+            .replace("@EXTENSION@", agent.extension)
+            .replace("@PASSWORD@", agent.sip_password)
+        )
+        async with slots:
+            sipp = await start(
+                folder / agent.extension,
+                scenario,
+                [f"{registrar[0]}:{registrar[1]}", "-m", "1", "-timeout", "30s"],
+                wait=False,
+            )
+            async with asyncio.timeout(60):
+                await sipp.proc.wait()
+        return sipp
+
+    return list(await asyncio.gather(*(one(agent) for agent in agents)))
+
+
+async def overload(folder: Path, target: tuple[str, int], *, rate: float, seconds: float) -> Sipp:
+    """New calls offered to ``target`` at ``rate`` a second for ``seconds``; started
+    (not awaited): ``await sipp.proc.wait()`` for its end."""
+    total = max(1, int(rate * seconds))
+    return await start(
+        folder,
+        overload_scenario(),
+        [
+            f"{target[0]}:{target[1]}",
+            "-m",
+            str(total),
+            "-r",
+            f"{rate:.2f}",
+            "-l",
+            str(total),
+            "-timeout",
+            f"{int(seconds + 60)}s",
+            "-mp",
+            str(free_udp_port()),
+        ],
+        wait=False,
+    )
