@@ -91,7 +91,8 @@ class CallPath:
                             rtp_timeout=tel.rtp_timeout_s or None))
             ua = await UserAgent.open(tel.sip_host, tel.sip_port, registrar=registrar)
             stack.callback(ua.close)
-            control = CallControl(ua, media, lines, media_host=tel.sip_host)
+            control = CallControl(ua, media, lines, media_host=tel.sip_host,
+                                  max_legs=tel.max_call_legs)
             stack.push_async_callback(control.close)
             recorder = RecorderPool(settings.recording.root)
             recovered = await recorder.start()

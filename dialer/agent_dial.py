@@ -28,9 +28,10 @@ from datetime import datetime
 
 import asyncpg
 
+from cases.durable import until_stored
 from cases.store import Conn, Db
 from dialer import store
-from dialer.calls import UNANSWERED, CallDeps, Ending, talk
+from dialer.calls import UNANSWERED, AttemptWrites, CallDeps, Ending, talk
 from dialer.campaign import AttemptResult, Campaign
 from dialer.candidates import PhoneFacts, phones_of
 from dialer.compliance import (
@@ -145,38 +146,45 @@ async def run_agent_attempt(deps: CallDeps, campaign: Campaign, admitted: Admitt
                             client: tuple[int, str], agent_id: int, call_id: str) -> Ending:
     """Ring the agent, then the debtor; always closes the attempt."""
     ending = Ending(AttemptResult.FAILED, "the call could not be placed", agent_id=agent_id)
+    writes = AttemptWrites(admitted.attempt_id)
     try:
         claimed = await deps.router.claim(agent_id, call_id, AGENT_RING_S)
         if isinstance(claimed, str):
             ending = Ending(AttemptResult.FAILED, f"not dialled: {claimed}", agent_id=agent_id)
         else:
-            ending = await _dial(deps, campaign, admitted, client, claimed, call_id)
+            ending = await _dial(deps, campaign, admitted, client, claimed, call_id, writes)
     except Exception as error:  # a task boundary: the attempt must still be closed
         logger.exception("attempt %s: agent's call failed", admitted.attempt_id)
         ending = Ending(AttemptResult.FAILED, f"dialer error: {type(error).__name__}",
                         agent_id=agent_id)
     finally:
-        await store.end_attempt(
-            deps.pool, admitted.attempt_id, ending.result, at=deps.clock(), cause=ending.cause,
-            retry_after=campaign.retry_after(ending.result), agent_id=ending.agent_id)
+        await writes.settled()
+        at = ending.at or deps.clock()
+        await until_stored(lambda: store.end_attempt(
+            deps.pool, admitted.attempt_id, ending.result, at=at, cause=ending.cause,
+            retry_after=campaign.retry_after(ending.result), agent_id=ending.agent_id,
+        ), f"attempt {admitted.attempt_id}: result")  # fmt: skip
         deps.on_end(admitted, ending)
     return ending
 
 
 async def _dial(deps: CallDeps, campaign: Campaign, admitted: Admitted,
-                client: tuple[int, str], connected: Connected, call_id: str) -> Ending:
+                client: tuple[int, str], connected: Connected, call_id: str,
+                writes: AttemptWrites) -> Ending:
     who, agent_id = admitted.candidate, connected.agent_id
     call = await deps.control.originate(
         who.number, line=admitted.work_line, call_id=call_id,
         ring_timeout=campaign.settings.ring_timeout.total_seconds())
-    await store.set_call_id(deps.pool, admitted.attempt_id, call.call_id)
+    writes.later("call id", lambda: store.set_call_id(deps.pool, admitted.attempt_id,
+                                                     call.call_id))  # fmt: skip
     unanswered = await _ring(call, connected.leg)
     if unanswered is not None:
         await deps.router.release(connected, ended_at=deps.clock())
         return Ending(unanswered[0], unanswered[1], agent_id=agent_id)
     answered_at = deps.clock()
     deps.on_answer(admitted)
-    await store.mark_answered(deps.pool, admitted.attempt_id, answered_at)
+    writes.later("answer", lambda: store.mark_answered(deps.pool, admitted.attempt_id,
+                                                       answered_at))  # fmt: skip
     info = CallInfo(
         attempt_id=admitted.attempt_id, campaign_id=campaign.id, case_id=who.case_id,
         client_id=client[0], client_code=client[1], phone_id=who.phone_id,
@@ -184,12 +192,16 @@ async def _dial(deps: CallDeps, campaign: Campaign, admitted: Admitted,
         notes=tuple(str(n) for n in admitted.decision.notes))
     recording = deps.recorder.begin(call, info)
     recording.note_agent(agent_id)
+    ending: Ending | None = None
     try:
         deps.control.bridge(call, connected.leg)
-        return await talk(deps, call, connected, None)
+        ending = await talk(deps, call, connected, None)
+        return ending
     finally:
         if call.outcome is None:
             await call.hangup()
+        if ending is not None:
+            ending.at = deps.clock()  # the call's end, not the catalogue's (it may wait)
         await recording.finish()
 
 

@@ -34,7 +34,7 @@ from dialer.amd import AmdConfig, AmdDetector, AmdResult, Cause, Verdict
 from dialer.campaign import AmdPolicy, AttemptResult, Campaign
 from dialer.gate import Admitted
 from dialer.ports import AgentRouter, CallInfo, CallRecorder, Connected
-from telephony.control import CallControl, ControlledCall
+from telephony.control import AtCapacity, CallControl, ControlledCall
 from telephony.media.g711 import Pcm
 from telephony.sip.call import CallEvent
 from telephony.sip.call_state import Outcome
@@ -106,6 +106,9 @@ async def run_attempt(deps: CallDeps, campaign: Campaign, admitted: Admitted,
     writes = AttemptWrites(admitted.attempt_id)
     try:
         ending = await _place(deps, campaign, admitted, client, writes)
+    except AtCapacity as full:  # nothing was sent
+        logger.warning("attempt %s: not placed: %s", admitted.attempt_id, full)
+        ending = Ending(AttemptResult.FAILED, f"not placed: at the call-leg limit ({full})")
     except Exception as error:  # a task boundary: the attempt must still be closed
         logger.exception("attempt %s: call failed", admitted.attempt_id)
         ending = Ending(AttemptResult.FAILED, f"dialer error: {type(error).__name__}")

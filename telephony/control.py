@@ -121,15 +121,32 @@ class ControlledCall:
         self._events.put_nowait(event)
 
 
+class AtCapacity(RuntimeError):
+    """No call placed: the service holds as many call legs as it is allowed."""
+
+    error_id = "telephony.at_capacity"
+
+
 class CallControl:
+    """`max_legs`: how many call legs (a debtor bridged to an agent is two) may be up at
+    once; beyond it `originate` raises `AtCapacity` and new INVITEs from outside are
+    answered 503 with Retry-After, so calls in progress keep their share of the machine."""
+
     def __init__(self, ua: UserAgent, media: MediaEngine, lines: WorkLines,
-                 *, media_host: str = "127.0.0.1") -> None:
+                 *, media_host: str = "127.0.0.1", max_legs: int | None = None) -> None:
+        if max_legs is not None and max_legs < 1:
+            raise ValueError(f"max_legs must be at least 1, not {max_legs}")
         self.ua = ua
         self.media = media
         self.lines = lines
         self.media_host = media_host
+        self.max_legs = max_legs
         self.calls: dict[str, ControlledCall] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        ua.admit = self.has_room
+
+    def has_room(self) -> bool:
+        return self.max_legs is None or len(self.calls) < self.max_legs
 
     async def originate(self, to: str, *, line: str | None = None, uri: str | None = None,
                         ring_timeout: float = 30.0, call_id: str | None = None
@@ -138,10 +155,13 @@ class CallControl:
         `call_id`: one from `new_call_id()`, when the call must be named before it is
         placed (an agent rung first for the call they are about to make).
 
-        Raises `LineRefused` for a line that is not a registered, active work line.
+        Raises `LineRefused` for a line that is not a registered, active work line,
+        `AtCapacity` when the service holds `max_legs` call legs already.
         """
         if (line is None) == (uri is None):
             raise ValueError("give a work line and a number, or a SIP URI")
+        if not self.has_room():
+            raise AtCapacity(f"{len(self.calls)} call legs up, the limit is {self.max_legs}")
         ring_timeout = max(ring_timeout, MIN_RING_TIMEOUT) if line else ring_timeout
         target, caller, login = uri or "", "sip:callcase@" + self.media_host, None
         if line is not None:

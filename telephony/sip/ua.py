@@ -13,9 +13,10 @@ its :class:`~telephony.sip.transport.Core`. API for call control::
 Routing of new requests: REGISTER to the registrar (405 without one), CANCEL to the
 pending INVITE it names (200, then 487 for the INVITE; 481 if none), requests with a
 To tag to their dialog (481 if unknown), an INVITE to ``on_invite`` (480 without
-one), OPTIONS 200 whatever the Request-URI (scanners learn nothing from it), other
-methods 405. ACKs for 2xx go to their dialog. Nothing here resolves DNS: targets are
-IP literals or come with a ``destination``.
+one; 503 with Retry-After while ``admit()`` says the service is full), OPTIONS 200
+whatever the Request-URI (scanners learn nothing from it), other methods 405. ACKs for
+2xx go to their dialog. Nothing here resolves DNS: targets are IP literals or come
+with a ``destination``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from telephony.sip.transport import Address, ServerTransaction, SipEndpoint, add
 
 __all__ = ["Login", "OutgoingCall", "Registration", "UserAgent", "register"]
 logger = logging.getLogger(__name__)
+RETRY_AFTER_S = 5  # told to callers while the service is at capacity
 InviteHandler = Callable[[IncomingCall], Awaitable[None]]
 
 
@@ -52,6 +54,7 @@ class UserAgent:
         on_invite: InviteHandler | None = None,
     ) -> None:
         self.user, self.registrar, self.on_invite = user, registrar, on_invite
+        self.admit: Callable[[], bool] = lambda: True  # False: new INVITEs get 503
         self.calls: dict[DialogKey, Call] = {}
         self.offered: dict[TransactionKey, IncomingCall] = {}
         self._endpoint: SipEndpoint | None = None
@@ -211,6 +214,9 @@ class UserAgent:
         offered.caller_cancelled()
 
     def _offer(self, txn: ServerTransaction) -> None:
+        if not self.admit():  # at capacity: come back later, the calls up keep running
+            txn.reply(503, headers=[("Retry-After", str(RETRY_AFTER_S))], to_tag=new_tag())
+            return
         handler = self.on_invite
         if handler is None:
             txn.reply(480, to_tag=new_tag())

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telephony.control import CallControl, ControlledCall
+from telephony.control import AtCapacity, CallControl, ControlledCall
 from telephony.lines import LineRefused, WorkLine, WorkLines
 from telephony.media.engine import MediaEngine
 from telephony.media.g711 import Pcm
@@ -44,6 +44,7 @@ from telephony.sip.transaction import DEFAULT_TIMING, Timing
 from telephony.sip.ua import UserAgent
 from tests.telephony.audio import matches, speech, wav_samples
 from tests.telephony.sip.peers import LOOPBACK, Process, baresip, sipp
+from tests.telephony.sip.test_ua_back_to_back import CALLER_SDP
 
 pytestmark = pytest.mark.e2e
 
@@ -553,3 +554,36 @@ async def test_a_line_that_is_not_a_work_line_is_refused_before_anything_is_sent
         with pytest.raises(BlockingIOError):  # loopback delivers within sendto()
             trunk_socket.recv(2048)
         assert switch.media.streams == () and switch.media.ports.in_use == 0
+
+
+async def test_at_its_call_leg_limit_the_service_places_nothing_and_answers_503(
+    switch: Switch,
+) -> None:
+    """Admission control: with `max_legs` legs up, `originate` refuses before anything
+    is sent and new INVITEs get 503 with Retry-After; the call up is untouched, and
+    once it ends there is room again (an unsolicited INVITE then gets the usual 480)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as trunk_socket:
+        trunk_socket.bind((LOOPBACK, 0))  # a trunk that never answers: the call rings
+        port = trunk_socket.getsockname()[1]
+        control = CallControl(switch.ua, switch.media, WorkLines((trunk(port),)),
+                              media_host=LOOPBACK, max_legs=1)  # fmt: skip
+        outsider = await UserAgent.open(LOOPBACK, 0)
+        try:
+            ringing = await control.originate(DEBTOR, line="trunk1", ring_timeout=60)
+            sent = switch.ua.endpoint.stats.sent
+            with pytest.raises(AtCapacity):
+                await control.originate(DEBTOR, line="trunk1")
+            assert switch.ua.endpoint.stats.sent == sent and len(control.calls) == 1
+            offered = outsider.invite(f"sip:x@{LOOPBACK}:{switch.port}", CALLER_SDP,
+                                      from_uri="sip:q@127.0.0.1")  # fmt: skip
+            final = await offered.finished()
+            assert (final.outcome, final.status) == (Outcome.FAILED, 503)
+            assert ringing.outcome is None  # the call up goes on
+            await ringing.hangup()
+            assert control.has_room()
+            again = outsider.invite(f"sip:x@{LOOPBACK}:{switch.port}", CALLER_SDP,
+                                    from_uri="sip:q@127.0.0.1")  # fmt: skip
+            assert (await again.finished()).status == 480
+        finally:
+            outsider.close()
+            await control.close()

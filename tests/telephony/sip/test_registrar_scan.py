@@ -91,3 +91,19 @@ async def test_a_scan_sees_the_same_answer_for_every_extension(
         assert [a[8:11].decode() for a in answers] == expected
         shapes.add(tuple(shape(a, extension) for a in answers))
     assert len(shapes) == 1, shapes
+
+
+async def test_a_full_service_answers_invites_503_with_retry_after(
+    target: tuple[UserAgent, Scanner, asyncio.DatagramTransport],
+) -> None:
+    ua, scanner, transport = target
+    ua.admit = lambda: False
+    port = transport.get_extra_info("sockname")[1]
+    request = probe("INVITE", EXTENSIONS[0], port, 0, "")
+    transport.sendto(request, ua.endpoint.address)
+    async with asyncio.timeout(2):
+        answers = [await scanner.inbox.get(), await scanner.inbox.get()]
+    final = SipResponse.parse(answers[-1])
+    transport.sendto(bytes(ack_for(SipRequest.parse(request), final)), ua.endpoint.address)
+    assert [a[8:11].decode() for a in answers] == ["100", "503"]
+    assert final.headers.get("Retry-After") == "5"
