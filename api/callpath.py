@@ -7,10 +7,15 @@ the recorder and its catalogue, and the dialer's campaign loop.
 
 Start-up order matters: recordings a crash left unfinished are recovered and
 catalogued first, the dialer closes the attempts it left open, routing rebuilds its
-live state from PostgreSQL and the registrar, and only then are calls placed. The
-process freezes the objects that survive start-up out of the garbage collector's
-view: a full collection over many live calls took 78-151 ms and stalled the media
-clock.
+live state from PostgreSQL and the registrar (an agent whose call died with the
+earlier run starts wrapping up), the wrap-ups whose timers died with that run are
+timed again, and only then are calls placed. The process freezes the objects that
+survive start-up out of the garbage collector's view: a full collection over many
+live calls took 78-151 ms and stalled the media clock.
+
+`status()` is what the process holds right now (calls, RTP ports, recordings,
+attempts, asyncio tasks by kind); `callcase serve` logs it on SIGUSR1, so an
+operator can see that a quiet call path holds nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
@@ -41,10 +48,12 @@ from recording.storage import LocalStorage
 from recording.writer import RecorderPool
 from routing import monitoring
 from routing.dispatch import Dispatcher
+from routing.fields import LiveRecordError
 from routing.live import Live
 from routing.monitoring import Monitors
 from routing.rebuild import Reconciler, rebuild
 from routing.service import AgentService
+from routing.state import AgentState, AgentStateError, WrapUpTimeout
 from routing.store import PgCredentials
 from telephony import store as telephony_store
 from telephony.control import CallControl
@@ -55,6 +64,9 @@ from telephony.sip.ua import UserAgent
 from transcription.queue import enqueue
 
 logger = logging.getLogger(__name__)
+
+
+_TASK_ID = re.compile(r"\S*\d\S*")  # "attempt 12", "Task-7": counted by kind
 
 
 def utc_now() -> datetime:
@@ -74,6 +86,8 @@ class CallPath:
     reconciler: Reconciler
     redis: Redis
     monitors: Monitors
+    _wrap_ups: dict[str, asyncio.TimerHandle] = field(default_factory=dict, init=False)
+    _timeouts: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -116,7 +130,10 @@ class CallPath:
             registrar.on_binding = path._on_binding
             await recordings.register_recovered(recovered, lambda c: _facts(pool, c))
             await dialer.recover()
+            wrapping = await _wrapping_up(live)  # before the rebuild ends the overdue ones
             await rebuild(pool, redis, registrar, control.calls, clock(), dispatcher.held)
+            stack.push_async_callback(path._drop_wrap_up_timers)
+            await path._time_wrap_ups(wrapping)
             gc.collect()
             gc.freeze()
             logger.info("call path ready: SIP %s:%d, %d work lines", tel.sip_host,
@@ -125,6 +142,66 @@ class CallPath:
                 yield path
             finally:
                 await dialer.close()
+
+    def status(self) -> dict[str, object]:
+        """What the call path holds now; every count is 0 on a quiet call path but
+        the registrations and the tasks that run for the process's lifetime."""
+        tasks = Counter(_TASK_ID.sub("*", task.get_name()) for task in asyncio.all_tasks())
+        return {
+            "calls": len(self.control.calls),
+            "rtp_streams": len(self.media.streams),
+            "rtp_ports_in_use": self.media.ports.in_use,
+            "rtp_ports_free": self.media.ports.available,
+            "recordings": len(self.recordings.active),
+            "attempts": len(self.dialer.tasks),
+            "agents_on_calls": len(self.dispatcher.held),
+            "registrations": len(self.registrar.bindings),
+            "tasks": sum(tasks.values()),
+            "tasks_by_name": dict(sorted(tasks.items())),
+        }
+
+    async def _time_wrap_ups(self, wrapping: dict[str, str]) -> None:
+        """Time the wrap-ups whose timers died with the earlier run: those the
+        start-up rebuild began (the run's calls were cut) or found under way end at
+        their deadline, as the dispatcher's timer would have ended them, with the
+        default code filed when the agent filed none; those it ended as overdue
+        (`wrapping`, agent -> call, read before it) get the code now."""
+        now, loop = self.dispatcher.clock(), asyncio.get_running_loop()
+        ends = {agent_id: (call_id, 0.0) for agent_id, call_id in wrapping.items()}
+        for live in await self.live.agents():
+            call_id = live.agent.call_id
+            if live.agent.state is AgentState.WRAP_UP and call_id is not None:
+                until = live.wrap_up_until or now
+                ends[live.agent_id] = (call_id, max(0.0, (until - now).total_seconds()))
+        for agent_id, (call_id, delay) in ends.items():
+            self._wrap_ups[agent_id] = loop.call_later(
+                delay, self._wrap_up_over, agent_id, call_id)
+        if self._wrap_ups:
+            logger.info("wrap-ups of %d agents from an earlier run timed", len(self._wrap_ups))
+
+    def _wrap_up_over(self, agent_id: str, call_id: str) -> None:
+        self._wrap_ups.pop(agent_id, None)
+        task = asyncio.create_task(self._wrap_up_timeout(agent_id, call_id),
+                                   name=f"wrap-up timeout {call_id}")
+        self._timeouts.add(task)
+        task.add_done_callback(self._timeouts.discard)
+
+    async def _wrap_up_timeout(self, agent_id: str, call_id: str) -> None:
+        try:
+            with contextlib.suppress(AgentStateError):  # over already: the code was filed
+                await self.dispatcher.service.call_event(agent_id, WrapUpTimeout(call_id))
+            if self.dispatcher.on_wrap_up_timeout is not None:
+                await self.dispatcher.on_wrap_up_timeout(int(agent_id), call_id)
+        except Exception:  # the timer task's boundary
+            logger.exception("agent %s: call %s: wrap-up timeout not handled", agent_id,
+                             call_id)
+
+    async def _drop_wrap_up_timers(self) -> None:
+        for timer in self._wrap_ups.values():
+            timer.cancel()
+        for task in self._timeouts:
+            task.cancel()
+        await asyncio.gather(*self._timeouts, return_exceptions=True)
 
     def _on_binding(self, extension: str, binding: Binding | None) -> None:
         task = asyncio.ensure_future(
@@ -165,6 +242,17 @@ async def _kept(name: str, serve: Callable[[], Awaitable[None]]) -> None:
 def _log_failure(task: asyncio.Future[bool]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("registration not reflected in routing: %s", task.exception())
+
+
+async def _wrapping_up(live: Live) -> dict[str, str]:
+    """Agent -> call, for the agents the live state has wrapping up."""
+    try:
+        agents = await live.agents()
+    except LiveRecordError as error:  # the rebuild replaces what it cannot read
+        logger.warning("live state unreadable before the rebuild: %s", error)
+        return {}
+    return {a.agent_id: a.agent.call_id for a in agents
+            if a.agent.state is AgentState.WRAP_UP and a.agent.call_id is not None}
 
 
 async def _facts(pool: asyncpg.Pool, call_id: str) -> CallFacts | None:

@@ -1,4 +1,5 @@
-"""Running the service parts in one process until SIGTERM or SIGINT.
+"""Running the service parts in one process until SIGTERM or SIGINT; SIGUSR1 logs
+what the call path holds (`CallPath.status`).
 
     callcase serve api       the HTTP API, the webhook deliveries to the banks and the
                              periodic jobs (`api.housekeeping`)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -52,6 +54,8 @@ async def serve(settings: Settings, part: str = "api") -> None:
             await stack.enter_async_context(housekeeping(settings))
         if part in ("dialer", "media", "all"):
             path = await stack.enter_async_context(_call_path(settings))
+            loop.add_signal_handler(signal.SIGUSR1, _log_status, path)
+            stack.callback(loop.remove_signal_handler, signal.SIGUSR1)
             running = asyncio.create_task(path.run(campaigns=part != "media"),
                                           name="call path")
             stack.push_async_callback(_cancel, running)
@@ -87,6 +91,10 @@ async def _call_path(settings: Settings) -> AsyncIterator[CallPath]:
     finally:
         await redis.aclose()
         await pool.close()
+
+
+def _log_status(path: CallPath) -> None:
+    logger.info("call path status: %s", json.dumps(path.status()))
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -176,7 +176,7 @@ async def _place(deps: CallDeps, campaign: Campaign, admitted: Admitted,
     recording = deps.recorder.begin(call, info)
     ending: Ending | None = None
     try:
-        ending = await _answered(deps, campaign, call, info)
+        ending = await _answered(deps, campaign, call, info, writes)
         if ending.agent_id is not None:
             recording.note_agent(ending.agent_id)
         return ending
@@ -199,10 +199,11 @@ async def _until_answered(call: ControlledCall) -> CallEvent | None:
 
 
 async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
-                    info: CallInfo) -> Ending:
+                    info: CallInfo, writes: AttemptWrites) -> Ending:
     """AMD and the agent's softphone at once: the agent is rung from the answer, so a
     softphone that takes a second to pick up is ready when AMD calls a person; a
-    machine or a hang-up withdraws the offer."""
+    machine or a hang-up withdraws the offer. The agent who takes the call is written
+    on the attempt at once: a call the process dies in still names them."""
     listening = campaign.settings.amd_policy is not AmdPolicy.OFF
     budget = AMD.total_analysis_ms / 1000 + AGENT_DEADLINE if listening else AGENT_DEADLINE
     offer = asyncio.ensure_future(
@@ -218,6 +219,9 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
     except BaseException:
         await _withdraw(deps, offer)
         raise
+    if connected is not None and call.outcome is None:
+        agent_id = connected.agent_id
+        writes.later("agent", lambda: store.note_agent(deps.pool, info.attempt_id, agent_id))
     return await _bridge_or_abandon(deps, call, connected, verdict)
 
 

@@ -12,6 +12,12 @@ progress finish on their own. A running campaign that admits nothing and has no
 case it could ever call (`candidates.any_left`: none in its filter and statuses
 with a phone it may use) is moved to ``finished`` (checked at most once a minute).
 
+An answered call waits for an agent until routing has settled its offer (bridged
+an agent, or given up): pacing counts it as ``waiting`` until then, so progressive
+dials no call for the agent that call is about to take (counting it only as
+ringing, then as nothing, dialled one call too many for each answer that reached
+the loop before routing reserved its agent).
+
 Work line channels are counted per dialer process; two dialers sharing a line
 share its channels only as far as the trunk refuses the excess (known limit).
 On start the dialer closes what it left open before (`store.recover`).
@@ -23,7 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -45,7 +51,8 @@ from dialer.compliance import (
 )
 from dialer.gate import Admitted, Gate, LinePicker, admit
 from dialer.pacing import PacingConfig, PacingDecision, PacingLatch, PacingSnapshot, decide
-from dialer.ports import Capacity
+from dialer.ports import AgentRouter, CallInfo, Capacity, Connected
+from telephony.control import ControlledCall
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ class CampaignLive:
 
     latch: PacingLatch = field(default_factory=PacingLatch)
     ringing: dict[int, float] = field(default_factory=dict)  # attempt id -> monotonic start
+    waiting: set[int] = field(default_factory=set)  # answered, the offer not settled yet
     waiting_reason: str = ""
     last: PacingDecision | None = None
     left_checked: float | None = None  # monotonic time of the last "anything left?"
@@ -206,19 +214,29 @@ class Dialer:
     def _start(self, campaign: Campaign, admitted: Admitted, client: tuple[int, str]) -> None:
         self.in_use[admitted.work_line] = self.in_use.get(admitted.work_line, 0) + 1
         self.live[campaign.id].ringing[admitted.attempt_id] = self.monotonic()
-        task = asyncio.create_task(run_attempt(self.deps, campaign, admitted, client),
-                                   name=f"attempt {admitted.attempt_id}")
+        offers = _Offers(self.deps.router, lambda: self._offer_settled(admitted))
+        task = asyncio.create_task(
+            run_attempt(replace(self.deps, router=offers), campaign, admitted, client),
+            name=f"attempt {admitted.attempt_id}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     def _answered(self, admitted: Admitted) -> None:
-        """No longer ringing: pacing counts it among the agents' calls from now."""
+        """No longer ringing: waiting for its agent until routing settles the offer."""
         for live in self.live.values():
-            live.ringing.pop(admitted.attempt_id, None)
+            if live.ringing.pop(admitted.attempt_id, None) is not None:
+                live.waiting.add(admitted.attempt_id)
+
+    def _offer_settled(self, admitted: Admitted) -> None:
+        """Bridged to an agent (counted among the agents' calls from now) or not."""
+        for live in self.live.values():
+            live.waiting.discard(admitted.attempt_id)
 
     def _ended(self, admitted: Admitted, ending: Ending) -> None:
         self.in_use[admitted.work_line] -= 1
-        self._answered(admitted)
+        for live in self.live.values():
+            live.ringing.pop(admitted.attempt_id, None)
+            live.waiting.discard(admitted.attempt_id)
 
     def _free_channels(self, campaign: Campaign) -> dict[str, int]:
         lines = self.deps.control.lines
@@ -251,6 +269,7 @@ class Dialer:
             mode=campaign.settings.mode, free_agents=capacity.free,
             talking=capacity.talking, wrapping_up=capacity.wrapping_up,
             ringing=tuple(now - start for start in live.ringing.values()),
+            waiting=len(live.waiting),
             attempts=m.attempts, answers=m.answers, mean_ring_s=m.mean_ring_s,
             mean_talk_s=m.mean_talk_s, mean_wrap_up_s=capacity.mean_wrap_up_s,
             abandoned=m.abandoned, live=m.live, abandon_cap=cap,
@@ -277,6 +296,31 @@ class Dialer:
         for call in list(self.deps.control.calls.values()):
             await call.hangup()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+class _Offers:
+    """Routing as one campaign call sees it: tells the loop when the call's offer to
+    an agent is settled (`Dialer._offer_settled`)."""
+
+    def __init__(self, router: AgentRouter, settled: Callable[[], None]) -> None:
+        self.router = router
+        self.settled = settled
+
+    async def capacity(self, queue_id: int | None) -> Capacity:
+        return await self.router.capacity(queue_id)
+
+    async def connect(self, call: ControlledCall, queue_id: int | None, info: CallInfo,
+                      deadline: float) -> Connected | None:
+        try:
+            return await self.router.connect(call, queue_id, info, deadline)
+        finally:
+            self.settled()
+
+    async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
+        return await self.router.claim(agent_id, call_id, ring_s)
+
+    async def release(self, connected: Connected, *, ended_at: datetime) -> None:
+        await self.router.release(connected, ended_at=ended_at)
 
 
 def _abandon_window_start(pack: RulePack, now: datetime, zone: ZoneInfo) -> datetime:

@@ -1,10 +1,10 @@
 """Campaigns and attempts in PostgreSQL: thin SQL returning dialer values.
 
 An attempt row is written (by `dialer.gate`) before the call leaves; this module
-moves it on: answered, ended with a result, or closed as interrupted when the
-dialer that placed it restarts (`recover`). A closed attempt is never reopened and
-never redialled by recovery: the next call to that case goes through the check
-again, which counts the interrupted one.
+moves it on: answered, bridged to its agent, ended with a result, or closed as
+interrupted when the dialer that placed it restarts (`recover`). A closed attempt
+is never reopened and never redialled by recovery: the next call to that case goes
+through the check again, which counts the interrupted one.
 """
 
 from __future__ import annotations
@@ -167,6 +167,15 @@ async def mark_answered(db: Db, attempt_id: int, at: datetime) -> None:
     await db.execute(
         "UPDATE attempts SET answered_at = $2 WHERE id = $1 AND ended_at IS NULL",
         attempt_id, at,
+    )
+
+
+async def note_agent(db: Db, attempt_id: int, agent_id: int) -> None:
+    """The agent bridged to the attempt's call, written at the bridge: a call cut by
+    a crash still names who took it (its recording and its default code follow)."""
+    await db.execute(
+        "UPDATE attempts SET agent_id = $2 WHERE id = $1 AND ended_at IS NULL",
+        attempt_id, agent_id,
     )
 
 

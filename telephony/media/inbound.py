@@ -4,8 +4,11 @@ Rules for :meth:`Inbound.receive`, in order:
 
 * Symmetric RTP (RFC 4961 practice): the first well-formed RTP packet *latches* the
   stream to its source address, whatever SDP said (NAT). Once latched, datagrams from
-  any other address are ``foreign``: counted and dropped unread. :meth:`set_remote`
-  (a new SDP answer) unlatches, and the next good packet latches again.
+  any other address are ``foreign``: counted and dropped unread, except those from
+  the address SDP gave, which take the stream back: RTP still sent to a reused port
+  by the far end of a call an earlier process lost (``kill -9``) must not keep it.
+  :meth:`set_remote` (a new SDP answer) unlatches, and the next good packet latches
+  again.
 * RTCP multiplexed on the RTP port (version 2, packet type 192..223, RFC 5761) is
   counted and dropped; anything else :class:`~telephony.media.rtp.RtpPacket` cannot
   parse is ``malformed``: counted and dropped, never raised.
@@ -56,6 +59,7 @@ class Inbound:
         "receiving",
         "remote",
         "rtcp",
+        "signalled",
         "sources",
         "ssrc",
     )
@@ -64,6 +68,7 @@ class Inbound:
         self.dtmf_payload_type = dtmf_payload_type
         self.jitter = JitterBuffer() if jitter is None else jitter
         self.remote: Address | None = None
+        self.signalled: Address | None = None  # the address SDP gave
         self.latched = False
         self.receiving = True
         self.ssrc: int | None = None
@@ -81,7 +86,7 @@ class Inbound:
 
     def set_remote(self, address: Address | None) -> None:
         """The address SDP gave; the next good packet may latch elsewhere."""
-        self.remote = address
+        self.remote = self.signalled = address
         self.latched = False
 
     @property
@@ -98,7 +103,7 @@ class Inbound:
 
     def receive(self, data: bytes, address: Address, arrival: float) -> tuple[DtmfDigit, ...]:
         """One datagram; the DTMF digits it completes (usually none)."""
-        if self.latched and address != self.remote:
+        if self.latched and address not in (self.remote, self.signalled):
             self.foreign += 1
             return ()
         if looks_like_rtcp(data):
@@ -116,7 +121,7 @@ class Inbound:
             except DtmfParseError:
                 self.malformed += 1
                 return ()
-        if not self.latched:
+        if not self.latched or address != self.remote:  # the first, or SDP's address back
             self.remote = address
             self.latched = True
         self.heard_at = arrival

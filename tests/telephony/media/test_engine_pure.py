@@ -193,3 +193,16 @@ async def test_clock_logs_a_failing_listener_and_keeps_ticking(
     assert listener.ticks == [0, 1, 2] and last == 2
     assert caplog.text.count("media clock listener failed on tick") == 3
     assert clock.lateness.count == clock.completion.count == clock.finish.count == 3
+
+
+def test_inbound_gives_the_stream_back_to_the_address_sdp_gave() -> None:
+    """RTP the far end of a lost call still sends to a reused port latches first (a
+    restart after kill -9); the address SDP gave takes the stream back for good."""
+    inbound = Inbound()
+    inbound.set_remote(ADDR)
+    inbound.receive(packet(1, ssrc=9), OTHER, 0.0)
+    assert (inbound.remote, inbound.latched) == (OTHER, True)
+    inbound.receive(packet(1), ADDR, 0.01)
+    inbound.receive(packet(2, ssrc=9), OTHER, 0.02)
+    inbound.receive(packet(2), ADDR, 0.03)
+    assert (inbound.remote, inbound.foreign, inbound.received) == (ADDR, 1, 3)
