@@ -46,7 +46,7 @@ async def show(page: Page, month: str, by: str, client: str | None = None) -> No
     await page.get_by_label("Month").fill(month)
     await page.get_by_label("Group by").select_option(by)
     if client is not None:
-        await page.get_by_label("Client").select_option(client)
+        await page.get_by_label("Client", exact=True).select_option(client)
     await page.get_by_role("button", name="Show").click()
 
 
@@ -117,7 +117,7 @@ async def test_the_banks_auditor_sees_their_client_and_the_agents_tiers(
 ) -> None:
     evaluation = await evaluate_october(site, month)
     await log_in(page, site, "auditor-a", "/console/#/reports")
-    client = page.get_by_label("Client")
+    client = page.get_by_label("Client", exact=True)
     await expect(client.locator("option")).to_have_text(["BANKA · BANKA card centre"])
     await show(page, OCTOBER, "client")
     rows = page.locator(".report-table tbody tr")
