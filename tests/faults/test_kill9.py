@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from routing.status import AgentStatus
 from routing.store import NewAgent, NewQueue, add_member, create_agent, create_queue, set_status
 from telephony.lines import WorkLine
 from telephony.store import add_line
+from tests.api.test_e2e_campaign import redis
 from tests.conftest import TEST_REDIS_URL
 from tests.dialer.records import Phone, make_campaign, make_case, make_client
 from tests.faults.floor import (
@@ -73,6 +73,7 @@ from tests.faults.kill9_checks import (
 from tests.telephony.sip.peers import LOOPBACK, free_port
 
 pytestmark = pytest.mark.e2e
+__all__ = ["redis"]  # a fixture, used by name
 
 CALLS, SPARE = 50, 10
 REALM = "callcase"
@@ -84,17 +85,6 @@ LATE = [f"+861370000{n:03d}4" for n in range(5)]
 WRAP_UP = timedelta(seconds=2)
 HZ = {"debtor": 500, "agent": 900, "late": 1400}
 HELD = {AgentState.RESERVED, AgentState.RINGING, AgentState.TALKING}
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(TEST_REDIS_URL)
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 @pytest.mark.timeout(300)  # a hang guard: 35-85 s here, by the machine's load

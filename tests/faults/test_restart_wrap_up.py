@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,26 +39,15 @@ from routing.store import (
     load_roster,
     set_status,
 )
-from tests.api.test_e2e_campaign import _settings
-from tests.conftest import TEST_REDIS_URL
+from tests.api.test_e2e_campaign import _settings, redis
 from tests.dialer.records import Phone, make_case, make_client
 from tests.faults.floor import until
 
 pytestmark = pytest.mark.e2e
+__all__ = ["redis"]  # a fixture, used by name
 
 WRAP_UP = timedelta(seconds=1.5)
 CUT = "cut-by-kill-9@127.0.0.1"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(TEST_REDIS_URL)
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 async def killed_run(
