@@ -16,7 +16,10 @@ loads, every row being consistent by construction), a month of work for three cl
   per client (2% outside any campaign): 40% no answer, 8% busy, 5% rejected, 3%
   failed, 8% machine, 3% voicemail, 1.5% abandoned, 4.5% hung up, 27% connected, the
   connected ones with an agent (80% the case's own) and an action code (15% PTP, 25%
-  RPC, 5% CB, 8% REF, 2% PAID, 1% DSP; 20% TPC, 8% WN, 16% HU);
+  RPC, 5% CB, 8% REF, 2% PAID, 1% DSP; 20% TPC, 8% WN, 16% HU; drawn from a hash of the
+  call's time, so that each call carries its code's right-party and promise flags as
+  wrap-up sets them), and the cases each campaign called (`campaign_cases`, which a
+  trigger keeps as calls are placed; the triggers are off while loading);
 - a promise per PTP (due 1-14 days later: kept, broken, pending, cancelled), two
   payments on 3.5% of cases (September to mid-November), a recording per connected
   call, a 15% QA sample, 80% of it reviewed (5% with an auto-fail), the QA compliance
@@ -48,6 +51,7 @@ from asyncpg.connection import LoggedQuery
 
 from api import reports
 from api.migrate import recreate_database
+from api.report_queries import SETTINGS
 from cases.store import Conn
 
 BENCH_DB = "callcase_bench_reports"
@@ -55,7 +59,6 @@ OCTOBER = date(2026, 10, 1)
 TARGET_S = 10.0
 AGENTS = 400
 GROUPS = ("client", "batch", "campaign", "agent")
-SETTINGS = f"SET LOCAL work_mem = '{reports.WORK_MEM}'; SET LOCAL jit = off"  # as reports
 
 # Client of case g: 0-4 BANKA, 5-7 BANKB, 8-9 BANKC (ids 1, 2, 3 in a fresh database).
 CLIENT_OF = "(CASE WHEN {g} % 10 < 5 THEN 1 WHEN {g} % 10 < 8 THEN 2 ELSE 3 END)"
@@ -117,10 +120,19 @@ SELECT id, 'dispute', timestamptz '2026-09-25 02:00+00' + random() * interval '3
        CASE WHEN random() < 0.3 THEN timestamptz '2026-11-05 02:00+00' END
 FROM cases WHERE random() < 0.015
 """
+# The action code filed on a connected call: drawn from a hash of the time it was placed
+# (unique per call), so that the call carries its code's flags from the start, as they
+# are set at wrap-up.
+CODE_OF = """(SELECT CASE WHEN r < 0.15 THEN 'PTP' WHEN r < 0.40 THEN 'RPC' WHEN r < 0.45 THEN 'CB'
+    WHEN r < 0.53 THEN 'REF' WHEN r < 0.55 THEN 'PAID' WHEN r < 0.56 THEN 'DSP'
+    WHEN r < 0.76 THEN 'TPC' WHEN r < 0.84 THEN 'WN' ELSE 'HU' END
+    FROM (SELECT (hashint8((extract(epoch FROM {at}) * 1000000)::bigint) + 2147483648::bigint)
+                 / 4294967296.0 AS r) h)"""
 # Placed in time order through October (Shanghai), as a dialer appends them.
 ATTEMPTS = f"""
 INSERT INTO attempts (campaign_id, case_id, debtor_id, phone_id, number, party, agent_id,
-    work_line, dialer, placed_at, answered_at, ended_at, result, decision, pack, pack_version)
+    work_line, dialer, placed_at, answered_at, ended_at, result, right_party, promise_to_pay,
+    decision, pack, pack_version)
 SELECT CASE WHEN m < 0.02 THEN NULL ELSE ({CLIENT_OF.format(g="c")} - 1) * 8 + 1 + (c % 8) END,
        c, c, c, '+86138' || lpad(c::text, 8, '0'), 'debtor',
        CASE WHEN res = 'connected' THEN CASE WHEN x < 0.8 THEN {AGENT_OF.format(g="c")}
@@ -128,22 +140,30 @@ SELECT CASE WHEN m < 0.02 THEN NULL ELSE ({CLIENT_OF.format(g="c")} - 1) * 8 + 1
        'line' || (g % 50), 'bench', at,
        CASE WHEN res IN ('connected', 'abandoned', 'hung_up', 'machine', 'voicemail')
             THEN at + interval '18 seconds' END,
-       at + interval '95 seconds', res, '{{}}', 'cn-bank', '2026.1'
+       at + interval '95 seconds', res, k.right_party, k.creates_promise,
+       '{{}}', 'cn-bank', '2026.1'
 FROM (SELECT g, 1 + floor(random() * $2)::bigint AS c, random() AS x, random() AS m,
              timestamptz '2026-09-30 16:00+00' + (g::float8 / $1) * interval '31 days' AS at,
              random() AS u FROM generate_series(1::bigint, $1) g) r
 CROSS JOIN LATERAL (SELECT CASE WHEN u < 0.40 THEN 'no_answer' WHEN u < 0.48 THEN 'busy'
     WHEN u < 0.53 THEN 'rejected' WHEN u < 0.56 THEN 'failed' WHEN u < 0.64 THEN 'machine'
     WHEN u < 0.67 THEN 'voicemail' WHEN u < 0.685 THEN 'abandoned' WHEN u < 0.73 THEN 'hung_up'
-    ELSE 'connected' END AS res) k
+    ELSE 'connected' END AS res) o
+LEFT JOIN action_codes k ON o.res = 'connected' AND k.code = {CODE_OF.format(at="r.at")}
 """
-ACTIONS = """
+ACTIONS = f"""
 INSERT INTO actions (case_id, code, user_id, attempt_id, idempotency_key, created_at)
-SELECT case_id, CASE WHEN r < 0.15 THEN 'PTP' WHEN r < 0.40 THEN 'RPC' WHEN r < 0.45 THEN 'CB'
-    WHEN r < 0.53 THEN 'REF' WHEN r < 0.55 THEN 'PAID' WHEN r < 0.56 THEN 'DSP'
-    WHEN r < 0.76 THEN 'TPC' WHEN r < 0.84 THEN 'WN' ELSE 'HU' END,
-    agent_id, id, 'call-' || id, ended_at + interval '40 seconds'
-FROM (SELECT *, random() AS r FROM attempts WHERE result = 'connected') a
+SELECT case_id, {CODE_OF.format(at="placed_at")}, agent_id, id, 'call-' || id,
+       ended_at + interval '40 seconds'
+FROM attempts WHERE result = 'connected'
+"""
+# The cases each campaign called in the month, as the trigger on attempts keeps them
+# (off while loading; the same statement as dialer/migrations/0005_report_indexes.sql).
+CAMPAIGN_CASES = """
+INSERT INTO campaign_cases (month, campaign_id, case_id)
+SELECT DISTINCT date_trunc('month', a.placed_at AT TIME ZONE cl.time_zone)::date,
+       coalesce(a.campaign_id, 0), a.case_id
+  FROM attempts a JOIN cases c ON c.id = a.case_id JOIN clients cl ON cl.id = c.client_id
 """
 PROMISES = """
 INSERT INTO promises (case_id, action_id, amount, due_date, status, created_at)
@@ -212,7 +232,8 @@ async def load(conn: asyncpg.Connection, cases: int, attempts: int) -> None:
     steps: tuple[tuple[str, str, tuple[object, ...]], ...] = (
         ("debtors", DEBTORS, (cases,)), ("cases", CASES, (cases,)),
         ("phones", PHONES, (cases,)), ("case_holds", HOLDS, ()),
-        ("attempts", ATTEMPTS, (attempts, cases)), ("actions", ACTIONS, ()),
+        ("attempts", ATTEMPTS, (attempts, cases)), ("campaign_cases", CAMPAIGN_CASES, ()),
+        ("actions", ACTIONS, ()),
         ("promises", PROMISES, ()), ("payments", PAYMENTS, ()),
         ("recordings", RECORDINGS, ()), ("qa_samples", SAMPLES, ()),
         ("qa_reviews", REVIEWS, (qa_user,)), ("qa_compliance", COMPLIANCE, ()),

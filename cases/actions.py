@@ -1,8 +1,11 @@
 """Filing an action on a case: one transaction applies the code's whole effect.
 
-The case row is locked first, so concurrent filings on one case run one after the
-other; an idempotency key already used on the case returns the earlier action
-unchanged, so a retried or repeated request has exactly one effect.
+The case row is locked first (after the call's attempt, when the action is filed on
+a call: the order in which the dialer ends a call), so concurrent filings on one case
+run one after the other; an idempotency key already used on the case returns the
+earlier action unchanged, so a retried or repeated request has exactly one effect. A
+code filed on a call also marks the call's attempt (right-party contact, promise to
+pay), in the same transaction.
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ async def file_action(
     if not trusted and (user is None or user.role not in FILING_ROLES):
         raise Forbidden("action.role", "your role may not file actions")
     async with pool.acquire() as conn, conn.transaction():
+        if req.attempt_id is not None:  # the call before its case, as the dialer ends calls
+            await conn.execute(_LOCK_ATTEMPT, req.attempt_id)
         case = await conn.fetchrow(
             "SELECT c.id, c.client_id, c.status, c.assigned_agent_id,"
             " coalesce(d.time_zone, cl.time_zone) AS zone"
@@ -99,6 +104,8 @@ async def file_action(
             other_reachable_phones=others,
         )
         action = await _insert_action(conn, actor, req, fields, effect, now)
+        if req.attempt_id is not None:
+            await mark_attempt(conn, req.attempt_id, code.code)
         await approvals.consume(conn, case_id=req.case_id, code=code, fields=fields,
                                 action_id=action.id, now=now)
         await _apply(conn, action, case["client_id"], effect, actor, now)
@@ -110,6 +117,21 @@ async def file_action(
         )
     logger.info("action %s filed on case %s: %s", action.id, req.case_id, code.code)
     return FiledAction(action, replayed=False)
+
+
+_LOCK_ATTEMPT = "SELECT 1 FROM attempts WHERE id = $1 FOR NO KEY UPDATE"
+# NULL until a code is filed on the call; then whether any code filed on it says so.
+_MARK_ATTEMPT = """
+UPDATE attempts a SET right_party = coalesce(a.right_party, false) OR k.right_party,
+       promise_to_pay = coalesce(a.promise_to_pay, false) OR k.creates_promise
+  FROM action_codes k WHERE a.id = $1 AND k.code = $2
+"""
+
+
+async def mark_attempt(db: store.Db, attempt_id: int, code: str) -> None:
+    """Record on the call's attempt that `code` was filed on it: a right-party contact,
+    a promise to pay (what the month-end reports count, without reading the actions)."""
+    await db.execute(_MARK_ATTEMPT, attempt_id, code)
 
 
 async def _code(conn: store.Conn, code: str) -> ActionCode:

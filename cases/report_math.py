@@ -66,11 +66,11 @@ DEFINITIONS: dict[str, str] = {
                  "to an agent (result connected); by agent: the agent on the call",
     "right_party_contact_rate": "right-party contacts / connected calls, where a right-party "
                                 "contact is a connected call with an action code marked "
-                                "right_party filed on it (contacts per conversation, the "
-                                "collections convention; the counts allow other "
-                                "denominators)",
+                                "right_party filed on it, whenever it was filed (contacts "
+                                "per conversation, the collections convention; the counts "
+                                "allow other denominators)",
     "ptp_rate": "promises to pay / right-party contacts; a promise to pay is a connected "
-                "call with a promise-creating action code filed on it",
+                "call with a promise-creating action code filed on it, whenever it was filed",
     "ptp_kept_rate": "kept / (kept + broken) of the promises on the group's cases that "
                      "fell due in the month (due date in the month); pending and "
                      "cancelled promises are not counted",
@@ -78,7 +78,8 @@ DEFINITIONS: dict[str, str] = {
                        "(cn-bank: 3 attempts within 7 days of assignment, 5 within 22) "
                        "that have a floor deadline in the month and no hold at it; met when "
                        "at each such deadline the case had the attempts since assignment "
-                       "or a right-party contact before it",
+                       "or a right-party contact before it (a call placed before it with a "
+                       "right-party code filed on it)",
     "abandon_rate": "abandoned / (abandoned + connected) calls in the month, the rule packs' "
                     "formula; abandoned calls have no agent (by agent: the no-agent row)",
     "compliance_rate": "compliant_accounts / accounts, the bank's definition: an account "
