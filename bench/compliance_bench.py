@@ -1,6 +1,7 @@
 """Compliance benchmark: the pure check's throughput and the lease query's latency.
 
     python bench/compliance_bench.py [--cases 1000000] [--candidates 1000000] [--profile]
+                                     [--baseline HEAD]
 
 Part 1 builds N varied candidates (untimed): the three rule packs, callees in
 Shanghai, New York, Chicago and London and some in two zones at once, holds,
@@ -9,11 +10,21 @@ lost-contact finding, agreed windows (one outside every pack's limit), real publ
 holiday calendars, instants spread over 2026 and over the whole day, and 0-8 earlier
 attempts with varied outcomes (mostly the same number and case, some the debtor's
 other numbers, some a recycled number's previous owner). It tallies the decisions
-of the first 200,000 (allowed share, refusal codes), then times
-`dialer.compliance.check` over all of them, 3 runs in one process pinned to one
-core, and prints the median decisions per CPU second (the wall clock also counts
-other processes' turns on a busy machine). Below the target (or with --profile) it
-prints cProfile's hotspots over the first 100,000.
+of the first 200,000 (allowed share, refusal codes), then times two measures over
+all of them, 3 interleaved runs in one process pinned to one core, and prints the
+median decisions per CPU second (the wall clock also counts other processes' turns
+on a busy machine):
+
+* `check`: `dialer.compliance.check` alone, the issue's target (the inputs summary
+  a decision stores is built only when it is read);
+* `check + stored`: the check and `Decision.as_json()`, what the gate writes for
+  every decision it makes (allowed: the attempt row; refused: the refusal row),
+  inputs summary included; `json.dumps` of it is left out.
+
+`--baseline REV` times the engine of git revision REV (bench/compliance_baseline.py
+loads it beside today's) in the same runs, interleaved, after checking that it
+stores the same decisions for the tallied sample. Below the target (or with
+--profile) it prints cProfile's hotspots of the check over the first 100,000.
 
 Part 2 recreates the database `callcase_bench_compliance` on the server of
 CALLCASE_DATABASE_URL (default 127.0.0.1:5432), writes N cases for one client with
@@ -35,7 +46,9 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import importlib
 import io
+import json
 import os
 import platform
 import pstats
@@ -47,7 +60,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -66,6 +79,7 @@ from dialer.compliance import (
     Consent,
     ContactHistory,
     DailyWindow,
+    Decision,
     DialContext,
     HoldReason,
     Outcome,
@@ -233,12 +247,26 @@ def _history(rng: random.Random, who: Candidate, pack: RulePack, now: datetime) 
     return ContactHistory(tuple(sorted(attempts, key=lambda a: a.at)))
 
 
-def run_checks(jobs: list[Job]) -> tuple[float, float]:
-    """CPU and wall-clock seconds to decide every job once. CPU time is the figure
-    per core: on a noisy machine the wall clock also counts other processes' turns."""
+Decide = Callable[..., Decision]  # `check`, today's or a baseline engine's
+
+
+def run_checks(jobs: list[Job], decide: Decide = check) -> tuple[float, float]:
+    """CPU and wall-clock seconds to decide every job once (the pure check: the
+    inputs summary is not built). CPU time is the figure per core: on a noisy
+    machine the wall clock also counts other processes' turns."""
     cpu, wall_started = time.process_time(), time.perf_counter()
     for who, history, pack, now, dial in jobs:
-        check(who, history, pack, now, dial=dial)
+        decide(who, history, pack, now, dial=dial)
+    return time.process_time() - cpu, time.perf_counter() - wall_started
+
+
+def run_stored(jobs: list[Job], decide: Decide = check) -> tuple[float, float]:
+    """`run_checks` plus what the gate stores of every decision it makes: the
+    decision as JSON-ready values, inputs summary included (`Decision.as_json`;
+    `json.dumps` of it is left out, the same work for any engine)."""
+    cpu, wall_started = time.process_time(), time.perf_counter()
+    for who, history, pack, now, dial in jobs:
+        decide(who, history, pack, now, dial=dial).as_json()
     return time.process_time() - cpu, time.perf_counter() - wall_started
 
 
@@ -257,11 +285,12 @@ class Mix:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckFigures:
+class Timing:
+    """The runs of one measure over every candidate."""
+
+    label: str
     n: int
-    attempts: int
     runs: tuple[tuple[float, float], ...]  # (CPU, wall) seconds
-    mix: Mix
 
     @property
     def rate(self) -> float:
@@ -272,24 +301,66 @@ class CheckFigures:
     def wall_rate(self) -> float:
         return self.n / statistics.median(wall for _, wall in self.runs)
 
+    def per_run(self) -> str:
+        return ", ".join(f"{self.n / cpu:,.0f}" for cpu, _ in self.runs)
 
-def bench_check(n: int, profile: bool) -> CheckFigures:
+
+@dataclass(frozen=True, slots=True)
+class CheckFigures:
+    n: int
+    attempts: int
+    timings: tuple[Timing, ...]  # the check, check + stored; then the baseline's
+    mix: Mix
+
+    @property
+    def rate(self) -> float:
+        """The pure check's decisions per CPU second (the target's measure)."""
+        return self.timings[0].rate
+
+
+CHECK = "check"
+STORED = "check + stored"
+
+
+def bench_check(n: int, profile: bool, baseline: str | None, runs: int = 3) -> CheckFigures:
     started = time.perf_counter()
     gc.disable()  # millions of long-lived objects: collecting while building them is wasted
     jobs = build_jobs(n)
+    engine, old_jobs = _baseline_of(jobs, baseline) if baseline else (None, [])
     gc.enable()
     gc.freeze()  # the pre-built jobs are not the dialer's garbage: keep them out of GC passes
     attempts = sum(len(history.attempts) for _, history, _, _, _ in jobs)
     print(f"\nbuilt {n:,} candidates with {attempts:,} earlier attempts in "
-          f"{time.perf_counter() - started:.1f} s (untimed)")
+          f"{time.perf_counter() - started:.1f} s (untimed)"
+          + (f", and again for the engine of {baseline}" if engine else ""))
     mix = decide_sample(jobs[:MIX_SAMPLE])  # the jobs are independent draws
-    runs = tuple(run_checks(jobs) for _ in range(3))
-    figures = CheckFigures(n, attempts, runs, mix)
+    measures: list[tuple[str, Callable[[], tuple[float, float]]]] = [
+        (CHECK, lambda: run_checks(jobs)), (STORED, lambda: run_stored(jobs)),
+    ]  # fmt: skip
+    if engine is not None:
+        same_decisions(jobs[:MIX_SAMPLE], old_jobs[:MIX_SAMPLE], engine.check, baseline or "")
+        measures[1:1] = [(f"{CHECK}, {baseline}", lambda: run_checks(old_jobs, engine.check))]
+        measures.append((f"{STORED}, {baseline}", lambda: run_stored(old_jobs, engine.check)))
+    found: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in measures}
+    for _ in range(runs):  # interleaved: each measure meets the same load
+        for label, measure in measures:
+            found[label].append(measure())
+    order = [CHECK, STORED] + ([f"{CHECK}, {baseline}", f"{STORED}, {baseline}"] if engine else [])
+    figures = CheckFigures(n, attempts, tuple(Timing(k, n, tuple(found[k])) for k in order), mix)
     _print_check(figures)
     if profile or figures.rate < CHECK_TARGET:
         print_profile(jobs[: min(n, 100_000)])
     gc.unfreeze()
     return figures
+
+
+def _baseline_of(jobs: list[Job], revision: str) -> tuple[Any, list[Job]]:
+    """The engine of git `revision`, and `jobs` built from its classes (untimed)."""
+    # bench/ is scripts, not a package: the module beside this one, whichever way it runs.
+    loader: Any = importlib.import_module(
+        f"{__package__}.compliance_baseline" if __package__ else "compliance_baseline")
+    engine = loader.load_engine(revision)
+    return engine, loader.to_engine(engine, jobs)
 
 
 def decide_sample(jobs: list[Job]) -> Mix:
@@ -303,8 +374,18 @@ def decide_sample(jobs: list[Job]) -> Mix:
     return Mix(len(jobs), allowed, codes, packs, zones)
 
 
+def same_decisions(jobs: list[Job], old_jobs: list[Job], old: Decide, baseline: str) -> None:
+    """Stop unless the baseline engine stores the same decisions (untimed)."""
+    for (who, history, pack, now, dial), old_job in zip(jobs, old_jobs, strict=True):
+        stored = json.dumps(check(who, history, pack, now, dial=dial).as_json())
+        before = json.dumps(old(*old_job[:4], dial=old_job[4]).as_json())
+        if stored != before:
+            raise SystemExit(f"case {who.case_id}: decided differently from {baseline}:\n"
+                             f"{before}\n{stored}")
+    print(f"the engine of {baseline} stores the same {len(jobs):,} decisions (JSON compared)")
+
+
 def _print_check(f: CheckFigures) -> None:
-    runs = ", ".join(f"{f.n / cpu:,.0f}" for cpu, _ in f.runs)
     mix = f.mix
     print(f"decisions for the first {mix.sampled:,}: packs "
           f"{', '.join(f'{name} {mix.share(count)}' for name, count in mix.packs.items())}; "
@@ -313,9 +394,15 @@ def _print_check(f: CheckFigures) -> None:
           " decisions refused with each code (a refusal may have several):")
     for code, count in mix.codes.most_common(12):
         print(f"  {code:28} {mix.share(count):>6}")
-    print(f"check: {runs} decisions per CPU second; median {f.rate:,.0f}/s on one core "
-          f"({1e6 / f.rate:.1f} us a decision; wall clock {f.wall_rate:,.0f}/s; "
-          f"target {CHECK_TARGET:,}/s)")
+    for t in f.timings:
+        print(f"{t.label}: {t.per_run()} decisions per CPU second; median {t.rate:,.0f}/s on one"
+              f" core ({1e6 / t.rate:.1f} us a decision; wall clock {t.wall_rate:,.0f}/s)")
+    print(f"target for the check: {CHECK_TARGET:,}/s")
+    rates = {t.label: t.rate for t in f.timings}
+    for label in (CHECK, STORED):
+        before = next((rate for name, rate in rates.items() if name.startswith(f"{label}, ")), None)
+        if before is not None:
+            print(f"{label}: {rates[label] / before:.2f}x the baseline's rate in the same runs")
 
 
 def print_profile(jobs: list[Job], top: int = 14) -> None:
@@ -614,12 +701,13 @@ def plan_shape(plan: Sequence[str]) -> str:
 def print_table(checked: CheckFigures | None, leases: list[LeaseFigures], cases: int) -> None:
     print("\n| measure | median | runs | target | plan |\n|---|---|---|---|---|")
     if checked is not None:
-        runs = ", ".join(f"{checked.n / cpu:,.0f}" for cpu, _ in checked.runs)
-        print(f"| `check` over {checked.n:,} varied candidates ({checked.attempts / checked.n:.1f}"
-              f" earlier attempts each on average, {checked.mix.share(checked.mix.allowed)}"
-              " allowed),"
-              f" one core | {checked.rate:,.0f} decisions/s ({1e6 / checked.rate:.0f} µs each)"
-              f" | {runs} | {CHECK_TARGET:,}/s | |")
+        mix = checked.mix
+        print(f"| {checked.n:,} varied candidates ({checked.attempts / checked.n:.1f} earlier"
+              f" attempts each on average, {mix.share(mix.allowed)} allowed), one core | | | | |")
+        for t in checked.timings:
+            target = f"{CHECK_TARGET:,}/s" if t.label == CHECK else ""
+            print(f"| `{t.label}` | {t.rate:,.0f} decisions/s ({1e6 / t.rate:.1f} µs each)"
+                  f" | {t.per_run()} | {target} | |")
     for f in leases:
         runs = ", ".join(f"{t * 1000:.0f}" for t in f.runs)
         print(f"| `lease` next {LEASE_LIMIT:,} of {cases:,}: {f.label} | "
@@ -633,6 +721,9 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=1_000_000, help="0: skip the check")
     parser.add_argument("--cases", type=int, default=1_000_000, help="0: skip the lease")
     parser.add_argument("--profile", action="store_true", help="print cProfile hotspots")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also time the compliance engine of git revision REV (e.g. HEAD)"
+                        " in the same runs")
     args = parser.parse_args()
     base_url = os.environ.get("CALLCASE_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/callcase")
@@ -640,7 +731,8 @@ def main() -> None:
           f"{platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     cores = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cores[-1]})  # the check on one core
-    checked = bench_check(args.candidates, args.profile) if args.candidates else None
+    checked = (bench_check(args.candidates, args.profile, args.baseline) if args.candidates
+               else None)
     os.sched_setaffinity(0, set(cores))
     leases = asyncio.run(bench_lease(base_url, args.cases)) if args.cases else []
     print_table(checked, leases, args.cases)

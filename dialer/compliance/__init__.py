@@ -10,8 +10,9 @@ Nothing here reads the clock or does IO: `now` is always an argument, windows ar
 evaluated in the callee's `ZoneInfo`, and public holidays come from the caller.
 
 Modules: `model` (inputs and decision), `packs` (the rules as versioned data),
-`windows` (local calling windows), `checks` and `counters` (one function per
-rule), `engine` (the order and the decision), `cadence` (the floor).
+`windows` (local calling windows), `context` (what one decision looks at),
+`checks` and `counters` (one function per rule), `engine` (the order and the
+decision), `summary` (the inputs stored with a decision), `cadence` (the floor).
 """
 
 from cases.domain import Party

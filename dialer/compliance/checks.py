@@ -7,23 +7,21 @@ closed). A refusal's `retry_at` is None when no time lifts it (holds, flags,
 parties, data, configuration), `now` when it depends on live state that may change
 at any moment (abandon budget, work line, recorder), and otherwise the instant the
 rule would first pass.
+
+`before_window` (rules 1-4) and `live_state` (rules 7-9) tell the usual case, where
+none refuses, in one test; otherwise they return what their rules return, in order.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
+from dialer.compliance.context import Context
 from dialer.compliance.model import (
     COMMUNICATIONS,
-    Candidate,
     Consent,
-    ContactHistory,
-    DialContext,
     Note,
     Reason,
     ReasonCode,
@@ -32,60 +30,30 @@ from dialer.compliance.packs import RulePack
 from dialer.compliance.windows import (
     DailyWindow,
     fits_on,
-    local_days,
     next_fit_everywhere,
-    zones_named,
+    next_opening,
 )
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-NO_DAYS: frozenset[date] = frozenset()
-
-
-@dataclass(slots=True)
-class Context:
-    """Everything one decision looks at, with the zones, window and local dates
-    resolved once. Read-only by convention: not frozen, because a frozen dataclass
-    costs ten times as much to build and one is built per decision and per step of
-    the next-permitted search."""
-
-    candidate: Candidate
-    history: ContactHistory
-    pack: RulePack
-    dial: DialContext
-    now: datetime
-    zones: tuple[ZoneInfo, ...]  # empty when unknown or any name is not a zone
-    window: DailyWindow | None  # None: the agreed window lies wholly outside the limit
-    closed_days: frozenset[date]  # holidays when the client forbids them
-    days: tuple[date, ...]  # the local date at `now` in each of `zones`
-
-    @classmethod
-    def build(
-        cls,
-        candidate: Candidate,
-        history: ContactHistory,
-        pack: RulePack,
-        dial: DialContext,
-        now: datetime,
-    ) -> Context:
-        zones = zones_named(candidate.time_zones)
-        agreed = candidate.agreed_window
-        window = pack.window if agreed is None else agreed.clip(pack.window_limit)
-        closed = (candidate.holidays or NO_DAYS) if candidate.no_holiday_calls else NO_DAYS
-        return cls(candidate, history, pack, dial, now, zones, window, closed,
-                   local_days(now, zones))
-
-    def at(self, moment: datetime) -> Context:
-        """The same decision asked at `moment` instead (the next-permitted search)."""
-        return Context(self.candidate, self.history, self.pack, self.dial, moment,
-                       self.zones, self.window, self.closed_days,
-                       local_days(moment, self.zones))
-
-
-Check = Callable[[Context], tuple[Reason, ...]]
 
 
 def _forever(code: ReasonCode, detail: str) -> tuple[Reason, ...]:
     return (Reason(code, detail, None),)
+
+
+def before_window(ctx: Context) -> tuple[Reason, ...]:
+    """The refusals of rules 1-4 (holds, bans, consent, party), in order."""
+    who, pack = ctx.candidate, ctx.pack
+    given = who.consent
+    if (
+        not who.holds
+        and not (who.do_not_call or who.cease_requested or who.attorney_represented)
+        and (given is Consent.GIVEN or (given is Consent.UNKNOWN and not pack.consent_required))
+        and who.party in pack.direct_parties
+        and E164.match(who.number) is not None
+    ):
+        return ()  # the usual case, told without calling the four rules
+    return holds(ctx) + contact_bans(ctx) + consent(ctx) + party(ctx)
 
 
 # 1. Case holds.
@@ -172,16 +140,29 @@ def third_party_contacts(ctx: Context) -> int:
 
 
 def window(ctx: Context) -> tuple[Reason, ...]:
-    return _window_setup(ctx) or _window_now(ctx)
+    span, ring, who = ctx.window, ctx.dial.ring_timeout, ctx.candidate
+    if (
+        span is None
+        or ring < ctx.pack.min_ring
+        or not ctx.zones
+        or (who.no_holiday_calls and who.holidays is None)
+    ):
+        return _window_setup(ctx)
+    if len(ctx.zones) > 1:
+        return _window_everywhere(ctx, span, ring)
+    zone, day, now, closed = ctx.zones[0], ctx.days[0], ctx.now, ctx.closed_days
+    if day in closed:  # the usual cases first, told with the fewest steps
+        retry = next_opening(day, now, ring, zone, span, closed)
+        return (Reason(ReasonCode.WINDOW_HOLIDAY, f"a public holiday in {[zone.key]}", retry),)
+    if fits_on(day, now, ring, zone, span):
+        return ()
+    retry = next_opening(day, now, ring, zone, span, closed)
+    detail = _outside_detail(ring, span.start, span.end, (zone.key,))
+    return (Reason(ReasonCode.WINDOW_OUTSIDE, detail, retry),)
 
 
 def _window_setup(ctx: Context) -> tuple[Reason, ...]:
-    """Refusals that no waiting lifts: configuration and missing data (each detail
-    is written only when its problem is there: this runs for every decision)."""
-    who = ctx.candidate
-    if (ctx.dial.ring_timeout >= ctx.pack.min_ring and ctx.zones and ctx.window is not None
-            and not (who.no_holiday_calls and who.holidays is None)):
-        return ()  # the usual case, told without building anything
+    """Refusals that no waiting lifts: configuration and missing data."""
     return tuple(Reason(code, detail, None) for code, detail in _setup_problems(ctx))
 
 
@@ -204,9 +185,9 @@ def _setup_problems(ctx: Context) -> list[tuple[ReasonCode, str]]:
     return found
 
 
-def _window_now(ctx: Context) -> tuple[Reason, ...]:
-    assert ctx.window is not None  # refused by _window_setup otherwise
-    span, ring, now, closed = ctx.window, ctx.dial.ring_timeout, ctx.now, ctx.closed_days
+def _window_everywhere(ctx: Context, span: DailyWindow, ring: timedelta) -> tuple[Reason, ...]:
+    """The window for a callee in several zones: the call must fit in each."""
+    now, closed = ctx.now, ctx.closed_days
     holiday: list[str] = []  # zone names: a zone's key names its day
     outside: list[str] = []
     for zone, day in zip(ctx.zones, ctx.days, strict=True):
@@ -221,14 +202,15 @@ def _window_now(ctx: Context) -> tuple[Reason, ...]:
     if holiday:
         found += (Reason(ReasonCode.WINDOW_HOLIDAY, f"a public holiday in {holiday}", retry),)
     if outside:
-        detail = _outside_detail(ring, span, tuple(outside))
+        detail = _outside_detail(ring, span.start, span.end, tuple(outside))
         found += (Reason(ReasonCode.WINDOW_OUTSIDE, detail, retry),)
     return found
 
 
 @lru_cache(maxsize=1024)
-def _outside_detail(ring: timedelta, span: DailyWindow, zones: tuple[str, ...]) -> str:
+def _outside_detail(ring: timedelta, start: time, end: time, zones: tuple[str, ...]) -> str:
     """Cached: half the decisions are refused with one of a few such details."""
+    span = DailyWindow(start, end)
     return f"the ring ({ring}) does not fit in {span} local time in {list(zones)}"
 
 
@@ -238,10 +220,13 @@ def _outside_detail(ring: timedelta, span: DailyWindow, zones: tuple[str, ...]) 
 # 7-9. The campaign's abandon budget and the site's resources.
 
 
-def live_checks_of(pack: RulePack) -> tuple[Check, ...]:
-    """The checks of live state `pack` has (every pack needs a line and a recorder)."""
-    budget = () if pack.abandon_cap is None else (abandon_budget,)
-    return (*budget, work_line, recording)
+def live_state(ctx: Context) -> tuple[Reason, ...]:
+    """The refusals of the abandon budget, the work line and the recorder, in order."""
+    found = abandon_budget(ctx)
+    resources = ctx.dial.resources
+    if resources.work_line and resources.recording:
+        return found  # the usual case, told without calling the other two
+    return found + work_line(ctx) + recording(ctx)
 
 
 # 7. Campaign abandon budget.
@@ -273,10 +258,11 @@ def recording(ctx: Context) -> tuple[Reason, ...]:
     return (Reason(ReasonCode.RESOURCE_NO_RECORDING, "the call could not be recorded", ctx.now),)
 
 
-def notes(ctx: Context) -> tuple[Note, ...]:
+def notes_of(pack: RulePack, *, locating: bool) -> tuple[Note, ...]:
+    """The advisories of `pack` for a call to a callee it may only locate, or not."""
     found: tuple[Note, ...] = ()
-    if ctx.candidate.party in ctx.pack.locate_parties:
+    if locating:
         found += (Note.THIRD_PARTY_LOCATE_ONLY,)
-    if ctx.pack.limited_content_voicemail:
+    if pack.limited_content_voicemail:
         found += (Note.VOICEMAIL_LIMITED_CONTENT,)
     return found

@@ -29,7 +29,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.compliance.checks import Check, Context
+from dialer.compliance.context import Check, Context
 from dialer.compliance.model import (
     LIVE_ANSWERS,
     MACHINE_VERDICTS,
@@ -44,30 +44,26 @@ from dialer.compliance.windows import day_start, local_day, midnight_after
 REGF_DAYS = 7  # "within 7 consecutive days"
 
 
-def counters_of(pack: RulePack) -> tuple[Check, ...]:
+def counters_needing(pack: RulePack) -> tuple[tuple[Check, int], ...]:
     """The counters `pack` has, in the order of compliance.md (the others would
-    never refuse)."""
-    rules: tuple[tuple[Check, bool], ...] = (
-        (connected_daily, pack.connected_per_debtor_per_day is not None),
-        (unanswered_daily, pack.unanswered_per_number_per_day is not None),
-        (seven_in_seven, pack.calls_per_debt_per_7_days is not None),
-        (after_conversation, pack.quiet_days_after_conversation is not None),
-        (after_abandon, pack.no_redial_after_abandon is not None),
-        (after_machine, pack.no_redial_same_day_after_machine),
-    )  # fmt: skip
-    return tuple(rule for rule, present in rules if present)
-
-
-def counters_without_history(pack: RulePack) -> tuple[Check, ...]:
-    """The counters of `pack` that may refuse a candidate with no earlier attempt:
-    only a cap of 0 or less (no call at all) does; the others have nothing to
-    count, so the engine skips them."""
+    never refuse), each with the fewest earlier attempts it needs to refuse at all:
+    a cap of n needs n attempts to count (a cap of 0 or less refuses every call),
+    the rules that look back for an attempt need one. The engine skips a counter
+    when the history is shorter."""
     caps = (
         (connected_daily, pack.connected_per_debtor_per_day),
         (unanswered_daily, pack.unanswered_per_number_per_day),
         (seven_in_seven, pack.calls_per_debt_per_7_days),
     )  # fmt: skip
-    return tuple(rule for rule, cap in caps if cap is not None and cap <= 0)
+    lookbacks = (
+        (after_conversation, pack.quiet_days_after_conversation is not None),
+        (after_abandon, pack.no_redial_after_abandon is not None),
+        (after_machine, pack.no_redial_same_day_after_machine),
+    )  # fmt: skip
+    return (
+        *((rule, max(cap, 0)) for rule, cap in caps if cap is not None),
+        *((rule, 1) for rule, present in lookbacks if present),
+    )
 
 
 # Whose attempts count (see above) is spelled out in each counter's one list

@@ -9,11 +9,17 @@ of them; the call is allowed only when none fails. Missing data refuses (fail
 closed). The answer depends on the arguments only: no clock, no IO, no state but
 memos of pure functions, so the same inputs always give the same decision.
 
-Speed (bench/compliance_bench.py; bench/compliance_golden.py proves the decisions
-unchanged): each pack's rules are planned once (`Plan`), so a rule the pack lacks
-is not called, nor a counter when there is no history to count; a decision's
-local dates are computed once per zone (`Context.days`); window bounds, zones and
-texts are memoized in `windows`.
+Speed (bench/compliance_bench.py; bench/compliance_golden.py and a property test
+against every rule run in full prove the decisions unchanged): the inputs summary
+a decision stores is built only when it is stored or read (`Decision.inputs`);
+each pack's time-dependent rules are planned once per number of earlier attempts
+(`Plan`), so neither a counter the pack lacks nor one with too few attempts to
+count is called; rules 1-4 and 7-9 are told at once when none refuses
+(`checks.before_window`, `checks.live_state`); the next-permitted search is
+skipped when no time-dependent rule refused (the others retry at `now` or never)
+or the window alone did (its retry instant is a fit); a decision's local dates are
+computed once per zone (`Context.days`); window bounds, zones and texts are
+memoized in `windows`.
 
 `next_permitted_at` on a refusal is the earliest instant the call could pass with
 the same history: None when any reason has no such time (a hold, a flag, missing
@@ -36,53 +42,51 @@ check sees the other's attempt.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 
-from cases.domain import mask
 from dialer.compliance import checks, counters
-from dialer.compliance.checks import Check, Context
+from dialer.compliance.context import Check, Context
 from dialer.compliance.model import (
     Candidate,
     ContactHistory,
     Decision,
     DialContext,
+    Note,
     Reason,
 )
 from dialer.compliance.packs import RulePack
 
-BEFORE_WINDOW: tuple[Check, ...] = (
-    checks.holds, checks.contact_bans, checks.consent, checks.party,
-)  # fmt: skip
 MAX_STEPS = 64
 ZERO = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A pack's rules in the order of compliance.md, without the rules it does not
-    have (they would never refuse), and the same without the counters that have
-    nothing to count for a candidate with no earlier attempt."""
+    """A pack's time-dependent rules (the window, then its counters in the order of
+    compliance.md) per number of earlier attempts: a counter the pack lacks is never
+    called, nor one that cannot refuse with so few attempts to count (a daily cap
+    of 3 needs 3); the last entry serves that many attempts or more. And the
+    pack's notes, for a callee it may only locate and for the others."""
 
-    rules: tuple[Check, ...]
-    rules_without_history: tuple[Check, ...]
-    timed: tuple[Check, ...]  # the rules that depend on the time: window, counters
-    timed_without_history: tuple[Check, ...]
+    timed: tuple[tuple[Check, ...], ...]
+    locate_notes: tuple[Note, ...]
+    notes: tuple[Note, ...]
 
     @classmethod
     def of(cls, pack: RulePack) -> Plan:
-        live = checks.live_checks_of(pack)
-        timed = (checks.window, *counters.counters_of(pack))
-        bare = (checks.window, *counters.counters_without_history(pack))
-        return cls(BEFORE_WINDOW + timed + live, BEFORE_WINDOW + bare + live, timed, bare)
+        needs = counters.counters_needing(pack)
+        most = max((need for _, need in needs), default=0)
+        timed = tuple(
+            (checks.window, *(rule for rule, need in needs if need <= attempts))
+            for attempts in range(most + 1)
+        )  # fmt: skip
+        return cls(
+            timed, checks.notes_of(pack, locating=True), checks.notes_of(pack, locating=False)
+        )
 
-    def every(self, ctx: Context) -> tuple[Reason, ...]:
-        """The refusals of every rule, in order."""
-        return _run(self.rules if ctx.history.attempts else self.rules_without_history, ctx)
-
-    def timed_only(self, ctx: Context) -> tuple[Reason, ...]:
-        """The refusals of the rules that depend on the time, in order."""
-        return _run(self.timed if ctx.history.attempts else self.timed_without_history, ctx)
+    def timed_for(self, attempts: int) -> tuple[Check, ...]:
+        table = self.timed
+        return table[attempts] if attempts < len(table) else table[-1]
 
 
 _PLANS: dict[int, tuple[RulePack, Plan]] = {}
@@ -111,21 +115,24 @@ def check(
     dial: DialContext,
 ) -> Decision:
     """The decision for placing a call to `candidate` at `now` (aware UTC)."""
-    if now.tzinfo is None or now.utcoffset() != ZERO:
+    if now.tzinfo is not UTC and (now.tzinfo is None or now.utcoffset() != ZERO):
         raise ValueError(f"now must be aware UTC, got {now!r}")
-    ctx = Context.build(candidate, history, pack, dial, now)
+    ctx = Context(candidate, history, pack, dial, now)
     plan = plan_for(pack)
-    reasons = plan.every(ctx)
-    return Decision(
-        allowed=not reasons,
-        pack=pack.name,
-        pack_version=pack.version,
-        reasons=reasons,
-        notes=checks.notes(ctx),
-        next_permitted_at=_next_permitted(plan, ctx, reasons) if reasons else now,
-        checked_at=now,
-        inputs=summarize(ctx),
-    )
+    timed = plan.timed_for(len(history.attempts))
+    timed_reasons = _run(timed, ctx)
+    reasons = checks.before_window(ctx) + timed_reasons + checks.live_state(ctx)
+    if not reasons:
+        permitted: datetime | None = now
+    elif not timed_reasons or len(timed) == 1:
+        # Only untimed reasons (None, or `now` for live state: the timed rules pass
+        # at `now`), or the window alone refused: its retry instant is a fit.
+        permitted = _latest(reasons)
+    else:
+        permitted = _next_permitted(timed, ctx, reasons)
+    notes = plan.locate_notes if candidate.party in pack.locate_parties else plan.notes
+    # The inputs summary is built from `ctx` when the decision is stored.
+    return Decision(not reasons, pack.name, pack.version, reasons, notes, permitted, now, ctx)
 
 
 def _run(rules: tuple[Check, ...], ctx: Context) -> tuple[Reason, ...]:
@@ -135,12 +142,14 @@ def _run(rules: tuple[Check, ...], ctx: Context) -> tuple[Reason, ...]:
     return found
 
 
-def _next_permitted(plan: Plan, ctx: Context, reasons: tuple[Reason, ...]) -> datetime | None:
+def _next_permitted(
+    timed: tuple[Check, ...], ctx: Context, reasons: tuple[Reason, ...]
+) -> datetime | None:
     moment = _latest(reasons)
     for _ in range(MAX_STEPS):
         if moment is None:
             return None
-        pending = plan.timed_only(ctx.at(moment))
+        pending = _run(timed, ctx.at(moment))
         if not pending:
             return moment
         moment = _latest(pending)
@@ -157,45 +166,3 @@ def _latest(reasons: tuple[Reason, ...]) -> datetime | None:
         if latest is None or at > latest:  # the first of equal instants, as max() gives
             latest = at
     return latest
-
-
-def summarize(ctx: Context) -> dict[str, object]:
-    """The decision's inputs as JSON-ready values (the number masked: the phone id
-    names it)."""
-    who, dial = ctx.candidate, ctx.dial
-    return {
-        "now": ctx.now.isoformat(),
-        "case_id": who.case_id,
-        "debtor_id": who.debtor_id,
-        "phone_id": who.phone_id,
-        "number": mask(who.number),
-        "party": None if who.party is None else str(who.party),
-        "time_zones": list(who.time_zones),
-        "window": None if ctx.window is None else str(ctx.window),
-        "agreed_window": None if who.agreed_window is None else str(who.agreed_window),
-        "holds": sorted(map(str, who.holds)),
-        "do_not_call": who.do_not_call,
-        "cease_requested": who.cease_requested,
-        "attorney_represented": who.attorney_represented,
-        "consent": str(who.consent),
-        "lost_contact": who.lost_contact,
-        "no_holiday_calls": who.no_holiday_calls,
-        "holidays": None if who.holidays is None else list(_dates_json(who.holidays)),
-        "campaign_id": dial.campaign_id,
-        "ring_timeout_s": dial.ring_timeout.total_seconds(),
-        "agent_guaranteed": dial.agent_guaranteed,
-        "campaign": {"abandoned": dial.campaign.abandoned, "live": dial.campaign.live},
-        "resources": {"work_line": dial.resources.work_line, "recording": dial.resources.recording},
-        "history": [
-            {"id": a.attempt_id, "at": a.at.astimezone(UTC).isoformat(), "outcome": str(a.outcome)}
-            for a in ctx.history.attempts
-        ],
-    }
-
-
-@lru_cache(maxsize=64)
-def _dates_json(days: frozenset[date]) -> tuple[str, ...]:
-    """A holiday calendar as sorted ISO dates; cached, as a client's calendar is the
-    same frozenset for every decision and has a hundred dates."""
-    return tuple(sorted(day.isoformat() for day in days))
-

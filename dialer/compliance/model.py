@@ -7,7 +7,7 @@ attempts that matter (see `dialer.compliance.engine` for which ones the caller m
 supply). `DialContext` says how the dialer would place the call and what the
 campaign and the site can offer right now. A `Decision` is the answer, stored with
 the attempt: allowed or not, every reason, the earliest time a retry could pass,
-and a summary of the inputs.
+and a summary of the inputs (built when the decision is first stored or read).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from cases.domain import Party
 from dialer.compliance.windows import DailyWindow
@@ -182,48 +183,191 @@ class DialContext:
     resources: Resources
 
 
-@dataclass(frozen=True, slots=True)
 class Reason:
     """One refusal. `retry_at` is the earliest instant this reason alone could stop
-    refusing; None when no time lifts it (a hold, a flag, missing data)."""
+    refusing; None when no time lifts it (a hold, a flag, missing data).
 
-    code: ReasonCode
-    detail: str
-    retry_at: datetime | None
+    A value like the frozen dataclasses around it (read-only fields, equality,
+    hash, the same repr), written out by hand because building a frozen dataclass
+    costs three times as much and refusals are built for most decisions."""
+
+    __slots__ = ("_code", "_detail", "_retry_at")
+
+    def __init__(self, code: ReasonCode, detail: str, retry_at: datetime | None) -> None:
+        self._code = code
+        self._detail = detail
+        self._retry_at = retry_at
+
+    @property
+    def code(self) -> ReasonCode:
+        return self._code
+
+    @property
+    def detail(self) -> str:
+        return self._detail
+
+    @property
+    def retry_at(self) -> datetime | None:
+        return self._retry_at
+
+    def _fields(self) -> tuple[ReasonCode, str, datetime | None]:
+        return self._code, self._detail, self._retry_at
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reason):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Reason(code={self._code!r}, detail={self._detail!r}, retry_at={self._retry_at!r})"
 
     def as_json(self) -> dict[str, object]:
-        retry = None if self.retry_at is None else self.retry_at.isoformat()
-        return {"code": str(self.code), "detail": self.detail, "retry_at": retry}
+        retry = self._retry_at
+        return {
+            "code": str(self._code),
+            "detail": self._detail,
+            "retry_at": None if retry is None else iso(retry),
+        }
 
 
-@dataclass(frozen=True, slots=True)
+class Inputs(Protocol):
+    """What a decision's inputs summary is built from when it is first read."""
+
+    def summary(self) -> dict[str, object]: ...
+
+
 class Decision:
     """`next_permitted_at`: `checked_at` when allowed; otherwise the earliest instant
     at which the time-dependent rules pass with the same inputs, or None when a
-    reason has no such time."""
+    reason has no such time.
 
-    allowed: bool
-    pack: str
-    pack_version: str
-    reasons: tuple[Reason, ...]
-    notes: tuple[Note, ...]
-    next_permitted_at: datetime | None
-    checked_at: datetime
-    inputs: dict[str, object]
+    `inputs`, the summary of the inputs stored with the decision, is built when it
+    is first read (by `as_json`, when the dialer stores the decision) from the
+    context the engine passes, and kept: every read returns the same dict. Callers
+    may pass the dict itself instead. A value like the frozen
+    dataclasses around it (read-only fields, equality over every field, the same
+    repr, unhashable because `inputs` is a dict), written out by hand because a
+    frozen dataclass of eight fields costs three times as much to build and one is
+    built per decision."""
+
+    __slots__ = ("_allowed", "_checked_at", "_inputs", "_next_permitted_at", "_notes", "_pack",
+                 "_pack_version", "_reasons")  # fmt: skip
+
+    def __init__(
+        self,
+        allowed: bool,
+        pack: str,
+        pack_version: str,
+        reasons: tuple[Reason, ...],
+        notes: tuple[Note, ...],
+        next_permitted_at: datetime | None,
+        checked_at: datetime,
+        inputs: dict[str, object] | Inputs,
+    ) -> None:
+        self._allowed = allowed
+        self._pack = pack
+        self._pack_version = pack_version
+        self._reasons = reasons
+        self._notes = notes
+        self._next_permitted_at = next_permitted_at
+        self._checked_at = checked_at
+        self._inputs = inputs
+
+    @property
+    def allowed(self) -> bool:
+        return self._allowed
+
+    @property
+    def pack(self) -> str:
+        return self._pack
+
+    @property
+    def pack_version(self) -> str:
+        return self._pack_version
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return self._reasons
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        return self._notes
+
+    @property
+    def next_permitted_at(self) -> datetime | None:
+        return self._next_permitted_at
+
+    @property
+    def checked_at(self) -> datetime:
+        return self._checked_at
+
+    @property
+    def inputs(self) -> dict[str, object]:
+        inputs = self._inputs
+        if not isinstance(inputs, dict):
+            inputs = self._inputs = inputs.summary()
+        return inputs
 
     @property
     def codes(self) -> tuple[ReasonCode, ...]:
-        return tuple(reason.code for reason in self.reasons)
+        return tuple(reason.code for reason in self._reasons)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self._allowed,
+            self._pack,
+            self._pack_version,
+            self._reasons,
+            self._notes,
+            self._next_permitted_at,
+            self._checked_at,
+            self.inputs,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # inputs is a dict, as before
+
+    def __repr__(self) -> str:
+        return (
+            f"Decision(allowed={self._allowed!r}, pack={self._pack!r},"
+            f" pack_version={self._pack_version!r}, reasons={self._reasons!r},"
+            f" notes={self._notes!r}, next_permitted_at={self._next_permitted_at!r},"
+            f" checked_at={self._checked_at!r}, inputs={self.inputs!r})"
+        )
 
     def as_json(self) -> dict[str, object]:
-        permitted = self.next_permitted_at
+        permitted = self._next_permitted_at
         return {
-            "allowed": self.allowed,
-            "pack": self.pack,
-            "pack_version": self.pack_version,
-            "reasons": [reason.as_json() for reason in self.reasons],
-            "notes": [str(note) for note in self.notes],
-            "next_permitted_at": None if permitted is None else permitted.isoformat(),
-            "checked_at": self.checked_at.isoformat(),
+            "allowed": self._allowed,
+            "pack": self._pack,
+            "pack_version": self._pack_version,
+            "reasons": [reason.as_json() for reason in self._reasons],
+            "notes": [str(note) for note in self._notes],
+            "next_permitted_at": None if permitted is None else iso(permitted),
+            "checked_at": iso(self._checked_at),
             "inputs": self.inputs,
         }
+
+
+_LAST_ISO: tuple[datetime | None, str] = (None, "")
+
+
+def iso(at: datetime) -> str:
+    """`at.isoformat()`, remembered for the last instant object formatted: a
+    decision names its `now` up to three times (checked, permitted, inputs) and a
+    dialer's tick checks every candidate at the same `now`. By identity, not
+    equality: equal instants in other zones are written differently."""
+    global _LAST_ISO
+    last = _LAST_ISO
+    if last[0] is at:
+        return last[1]
+    text = at.isoformat()
+    _LAST_ISO = (at, text)
+    return text

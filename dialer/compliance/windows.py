@@ -97,6 +97,8 @@ def local_day(at: datetime, zone: ZoneInfo) -> date:
 
 def local_days(at: datetime, zones: tuple[ZoneInfo, ...]) -> tuple[date, ...]:
     """`local_day(at, zone)` for each of `zones`."""
+    if len(zones) == 1:  # the usual case, without a comprehension's call
+        return (at.astimezone(zones[0]).date(),)
     return tuple([at.astimezone(zone).date() for zone in zones])
 
 
@@ -175,6 +177,21 @@ def _next_fit(
     opening after `after` that is on an open day and leaves room for the ring."""
     if first not in closed and fits_on(first, after, ring, zone, window):
         return after
+    return next_opening(first, after, ring, zone, window, closed)
+
+
+def next_opening(
+    first: date,
+    after: datetime,
+    ring: timedelta,
+    zone: ZoneInfo,
+    window: DailyWindow,
+    closed: frozenset[date],
+) -> datetime | None:
+    """The first opening of `window` after `after` (whose local date is `first`)
+    that is on an open day and leaves room for the ring; None when none does within
+    `MAX_DAYS_AHEAD` days. What `next_fit` answers when a call at `after` does not
+    fit."""
     for ahead in DAYS_AHEAD:
         opens, day = _opening(first + ahead, zone, window.start)
         if opens > after and day not in closed and fits_on(day, opens, ring, zone, window):

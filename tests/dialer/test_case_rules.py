@@ -16,10 +16,12 @@ from dialer.compliance import (
     CampaignState,
     Candidate,
     Consent,
+    Decision,
     HoldReason,
     Note,
     Outcome,
     Party,
+    Reason,
     ReasonCode,
     Resources,
     RulePack,
@@ -233,6 +235,51 @@ def test_the_decision_is_stored_as_json_with_pack_version_inputs_and_reasons() -
     assert inputs["phone_id"] == 555
     assert inputs["time_zones"] == [SHANGHAI]
     assert inputs["number"].endswith("0001") and "13800" not in inputs["number"]
+
+
+def test_the_stored_inputs_are_built_once_when_first_read() -> None:
+    who = candidate(phone_id=555)
+    history = (attempt(NOON - timedelta(hours=1), Outcome.CONNECTED, who),)
+    decision = decide(who, NOON, attempts=history)
+    inputs = decision.inputs
+    assert decision.inputs is inputs  # kept: what is stored is what was read
+    assert inputs["now"] == NOON.isoformat()
+    assert inputs["history"] == [
+        {"id": None, "at": (NOON - timedelta(hours=1)).isoformat(), "outcome": "connected"}
+    ]
+    # The same decision with its inputs given at once is equal and reads the same.
+    eager = Decision(decision.allowed, decision.pack, decision.pack_version, decision.reasons,
+                     decision.notes, decision.next_permitted_at, decision.checked_at,
+                     dict(inputs))  # fmt: skip
+    assert eager == decision
+    assert repr(eager) == repr(decision)
+    assert eager.as_json() == decision.as_json()
+    changed = Decision(decision.allowed, decision.pack, decision.pack_version, decision.reasons,
+                       decision.notes, decision.next_permitted_at, decision.checked_at,
+                       {**inputs, "phone_id": 556})  # fmt: skip
+    assert changed != decision
+
+
+def test_a_decision_and_its_reasons_are_read_only_values() -> None:
+    decision = decide(candidate(), at("2026-03-05 21:05", SHANGHAI))
+    for field in ("allowed", "pack", "reasons", "next_permitted_at", "checked_at", "inputs"):
+        with pytest.raises(AttributeError):
+            setattr(decision, field, None)
+    with pytest.raises(AttributeError):
+        decision.new_field = 1  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(decision)  # like the frozen dataclass it was: its inputs are a dict
+    reason = decision.reasons[0]
+    with pytest.raises(AttributeError):
+        reason.retry_at = None  # type: ignore[misc]
+    same = Reason(reason.code, reason.detail, reason.retry_at)
+    assert same == reason and hash(same) == hash(reason)
+    assert same != Reason(reason.code, reason.detail, None)
+    assert repr(same) == (f"Reason(code={reason.code!r}, detail={reason.detail!r},"
+                          f" retry_at={reason.retry_at!r})")  # fmt: skip
+    assert repr(decision).startswith(
+        f"Decision(allowed=False, pack='cn-bank', pack_version='2026.1', reasons=({same!r},),"
+    )
 
 
 def test_the_same_inputs_give_the_same_decision() -> None:

@@ -1,6 +1,7 @@
 """Properties over generated candidates and histories (pure): an allowed call rings
 wholly inside the window in every candidate zone and exceeds no cap; a refusal's
-next permitted time is never in the past and, with live state restored, passes."""
+next permitted time is never in the past and, with live state restored, passes;
+the engine's plan and shortcuts answer what every rule run in full answers."""
 
 from __future__ import annotations
 
@@ -22,12 +23,18 @@ from dialer.compliance import (
     DailyWindow,
     DialContext,
     HoldReason,
+    Note,
     Outcome,
     Party,
+    Reason,
     Resources,
     RulePack,
     check,
+    checks,
+    counters,
 )
+from dialer.compliance.context import Check, Context
+from dialer.compliance.engine import MAX_STEPS
 from dialer.compliance.model import LIVE_ANSWERS, MACHINE_VERDICTS, REGF_COUNTED
 from tests.dialer.build import candidate, dial
 
@@ -230,3 +237,73 @@ def test_a_debtor_with_no_flags_is_always_callable_at_the_next_permitted_time(
             assert decision.next_permitted_at > now
             later = check(who, ContactHistory(), pack, decision.next_permitted_at, dial=dial())
             assert later.allowed
+
+
+# Every rule in the order of compliance.md, each run whatever the pack and the
+# history (a rule a pack lacks refuses nothing): the plain definition of a decision.
+TIMED: tuple[Check, ...] = (
+    checks.window, counters.connected_daily, counters.unanswered_daily, counters.seven_in_seven,
+    counters.after_conversation, counters.after_abandon, counters.after_machine,
+)  # fmt: skip
+EVERY_RULE: tuple[Check, ...] = (
+    checks.holds, checks.contact_bans, checks.consent, checks.party, *TIMED,
+    checks.abandon_budget, checks.work_line, checks.recording,
+)  # fmt: skip
+
+
+def refusals(rules: tuple[Check, ...], ctx: Context) -> tuple[Reason, ...]:
+    return tuple(reason for rule in rules for reason in rule(ctx))
+
+
+def latest(reasons: tuple[Reason, ...]) -> datetime | None:
+    times = [reason.retry_at for reason in reasons]
+    return None if None in times else max(at for at in times if at is not None)
+
+
+def first_passing(ctx: Context, reasons: tuple[Reason, ...]) -> datetime | None:
+    """From the latest retry time, every time-dependent rule again until none refuses."""
+    moment = latest(reasons)
+    for _ in range(MAX_STEPS):
+        if moment is None:
+            return None
+        pending = refusals(TIMED, ctx.at(moment))
+        if not pending:
+            return moment
+        moment = latest(pending)
+    return None
+
+
+@st.composite
+def packs(draw: st.DrawFn) -> RulePack:
+    """The packs, and now and then one with other caps (a cap of 0 refuses every call)."""
+    pack = draw(st.sampled_from(list(PACKS.values())))
+    if draw(rarely()):
+        return pack
+    return replace(
+        pack,
+        connected_per_debtor_per_day=draw(st.sampled_from([None, 0, 1, 3])),
+        unanswered_per_number_per_day=draw(st.sampled_from([None, 0, 2, 6])),
+        calls_per_debt_per_7_days=draw(st.sampled_from([None, 1, 3, 7])),
+        quiet_days_after_conversation=draw(st.sampled_from([None, 1, 7])),
+        no_redial_after_abandon=draw(st.sampled_from([None, timedelta(hours=72)])),
+        no_redial_same_day_after_machine=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data(), now=NOW, pack=packs())
+def test_the_engine_answers_what_every_rule_run_in_full_answers(
+    data: st.DataObject, now: datetime, pack: RulePack
+) -> None:
+    who, history = data.draw(candidates(now)), data.draw(histories(now))
+    context = data.draw(contexts())
+    decision = check(who, history, pack, now, dial=context)
+    ctx = Context(who, history, pack, context, now)
+    reasons = refusals(EVERY_RULE, ctx)
+    timed = refusals(TIMED, ctx)
+    event("allowed" if not reasons else "refused by time" if timed else "refused, not by time")
+    assert decision.reasons == reasons
+    assert decision.next_permitted_at == (first_passing(ctx, reasons) if reasons else now)
+    locate = (Note.THIRD_PARTY_LOCATE_ONLY,) if who.party in pack.locate_parties else ()
+    voicemail = (Note.VOICEMAIL_LIMITED_CONTENT,) if pack.limited_content_voicemail else ()
+    assert decision.notes == locate + voicemail
