@@ -260,7 +260,8 @@ async def recover(pool: asyncpg.Pool, dialer: str, *, now: datetime, retry_after
 
 
 async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str, object]:
-    """Attempts by result, calls in progress and refusals by reason since `since`."""
+    """Attempts by result, calls in progress, and refusals in all and by reason since
+    `since` (a refusal that gives several reasons counts once under each)."""
     results = await db.fetch(
         "SELECT coalesce(result, 'in_progress') AS result, count(*) AS n FROM attempts"
         " WHERE campaign_id = $1 AND placed_at >= $2 GROUP BY 1 ORDER BY 1",
@@ -268,6 +269,9 @@ async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str,
     refusals = await db.fetch(
         "SELECT reason, count(*) AS n FROM refusals, unnest(reasons) AS reason"
         " WHERE campaign_id = $1 AND at >= $2 GROUP BY 1 ORDER BY 2 DESC, 1",
+        campaign_id, since)
+    refused = await db.fetchval(
+        "SELECT count(*) FROM refusals WHERE campaign_id = $1 AND at >= $2",
         campaign_id, since)
     by_result = {row["result"]: row["n"] for row in results}
     live = by_result.get("connected", 0)
@@ -277,6 +281,7 @@ async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str,
         "attempts": sum(by_result.values()),
         "by_result": by_result,
         "abandon_rate": None if live + abandoned == 0 else abandoned / (live + abandoned),
+        "refusals": refused,
         "refusals_by_reason": {row["reason"]: row["n"] for row in refusals},
     }
 
