@@ -60,6 +60,13 @@ OUTAGE_LOG_S = 30.0  # while ticks fail, the failure is logged this often
 
 RECOVERY_RETRY = timedelta(hours=1)
 FINISH_CHECK_S = 60.0
+LEGS_PER_CALL = 2  # the debtor's leg and the agent's
+
+
+def within_leg_limit(calls: int, legs_free: int | None) -> int:
+    """How many of `calls` may be placed with `legs_free` call legs left (None: no
+    limit): each needs two, the debtor's and the agent's it is bridged to."""
+    return calls if legs_free is None else min(calls, legs_free // LEGS_PER_CALL)
 
 
 @dataclass(slots=True)
@@ -151,13 +158,16 @@ class Dialer:
         live.latch, live.last = decision.latch, decision
         if decision.calls <= 0:
             return []
+        calls = within_leg_limit(decision.calls, self.deps.control.legs_free())
+        if calls <= 0:  # placed anyway, it would end at once as a failed attempt
+            return self._idle(campaign, live, "the service is at its call-leg limit")
         free = self._free_channels(campaign)
         if not any(free.values()):
             return self._idle(campaign, live, "no channel free on its registered work lines")
         gate = Gate(campaign, pack, self.name,
                     self._context(campaign, measured, decision.agent_guaranteed),
                     LinePicker(free))
-        admitted = await admit(self.deps.pool, gate, now, decision.calls)
+        admitted = await admit(self.deps.pool, gate, now, calls)
         for one in admitted:
             self._start(campaign, one, (campaign.client_id, code))
         live.waiting_reason = ""

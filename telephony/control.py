@@ -148,6 +148,10 @@ class CallControl:
     def has_room(self) -> bool:
         return self.max_legs is None or len(self.calls) < self.max_legs
 
+    def legs_free(self) -> int | None:
+        """How many more call legs may be placed now; None: no limit."""
+        return None if self.max_legs is None else max(0, self.max_legs - len(self.calls))
+
     async def originate(self, to: str, *, line: str | None = None, uri: str | None = None,
                         ring_timeout: float = 30.0, call_id: str | None = None
                         ) -> ControlledCall:

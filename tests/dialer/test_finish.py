@@ -10,7 +10,7 @@ import asyncpg
 from dialer.calls import CallDeps
 from dialer.campaign import Command, RunState
 from dialer.candidates import any_left
-from dialer.loop import CampaignLive, Dialer
+from dialer.loop import CampaignLive, Dialer, within_leg_limit
 from dialer.store import command_campaign, get_campaign
 from tests.dialer.records import T0, Phone, make_campaign, make_case, make_client
 
@@ -53,3 +53,13 @@ async def test_the_loop_finishes_a_campaign_with_nothing_left(pool: asyncpg.Pool
     now[0] = 61.0
     await dialer._finish_if_done(campaign, live)
     assert (await get_campaign(pool, campaign.id)).state is RunState.FINISHED
+
+
+def test_the_loop_places_only_the_calls_the_leg_limit_leaves_room_for() -> None:
+    """A call needs the debtor's leg and the agent's: at the service's call-leg limit
+    the loop places nothing, rather than attempts that fail at once."""
+    assert within_leg_limit(5, None) == 5  # no limit
+    assert within_leg_limit(5, 100) == 5
+    assert within_leg_limit(5, 7) == 3
+    assert within_leg_limit(5, 1) == 0
+    assert within_leg_limit(5, 0) == 0

@@ -574,13 +574,14 @@ async def test_at_its_call_leg_limit_the_service_places_nothing_and_answers_503(
             with pytest.raises(AtCapacity):
                 await control.originate(DEBTOR, line="trunk1")
             assert switch.ua.endpoint.stats.sent == sent and len(control.calls) == 1
+            assert control.legs_free() == 0
             offered = outsider.invite(f"sip:x@{LOOPBACK}:{switch.port}", CALLER_SDP,
                                       from_uri="sip:q@127.0.0.1")  # fmt: skip
             final = await offered.finished()
             assert (final.outcome, final.status) == (Outcome.FAILED, 503)
             assert ringing.outcome is None  # the call up goes on
             await ringing.hangup()
-            assert control.has_room()
+            assert control.has_room() and control.legs_free() == 1
             again = outsider.invite(f"sip:x@{LOOPBACK}:{switch.port}", CALLER_SDP,
                                     from_uri="sip:q@127.0.0.1")  # fmt: skip
             assert (await again.finished()).status == 480
