@@ -13,6 +13,7 @@ command -v pg_isready >/dev/null || need+=(postgresql-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v chromium >/dev/null || need+=(chromium)  # the web console's browser tests
 command -v tc >/dev/null || need+=(iproute2)  # the RTP fault tests: ip, tc in a namespace
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)  # Chinese text in the console screenshots
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need[*]}"
     sudo_cmd=""

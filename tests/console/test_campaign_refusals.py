@@ -152,3 +152,4 @@ async def test_a_supervisor_sees_the_last_day_s_refusals_by_reason(
     await expect(table.get_by_role("columnheader", name="拒呼次数")).to_be_visible()
     await expect(table.locator("caption")).to_contain_text(f"{name} 的合规拒呼（按原因）")
     await expect(summary).to_contain_text("近 24 小时 · 呼叫：2 · 合规拒呼：")
+    await screenshot(page, "campaign-refusals-zh")

@@ -57,6 +57,7 @@ async def test_the_language_switch_relabels_in_place_and_is_remembered(
     assert await page.evaluate("() => document.documentElement.lang") == "zh-CN"
     await page.reload()
     await expect(page.get_by_role("heading", level=1)).to_have_text("监控大屏")
+    await screenshot(page, "wallboard-zh")
     await page.get_by_label("语言").select_option("en")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Wallboard")
     await expect(a.locator(".status")).to_have_text("Logged out")

@@ -89,6 +89,11 @@ async def test_the_player_seeks_to_a_flag_and_the_highlight_follows(
                              " AND record_id = $1", str(sampled.id))
     assert plays and all(json.loads(p["details"])["partial"] for p in plays)  # Range requests
 
+    await page.get_by_label("Language").select_option("zh")  # relabelled in place
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("质检复核")
+    await screenshot(page, "qa-review-zh")
+
 
 async def test_a_review_is_filed_from_the_scorecard(
     page: Page, site: Site, sampled: RecordingRow, pool: asyncpg.Pool
