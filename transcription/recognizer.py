@@ -4,9 +4,10 @@ A :class:`Recognizer` is a loaded model, shared by every call a process
 transcribes (threads share it; forked workers share its pages). For each channel of
 each call it opens a :class:`ChannelStream` and feeds it that channel's speech
 segments in order; the stream gives each segment's words timed from the start of
-that segment. One stream per channel per call keeps memory flat: a Kaldi recogniser
-grows with the audio it has heard (asr-notes: 650 MB after 60 s, 790 MB after
-10 min), so it is dropped at the end of the call.
+that segment. A Kaldi recogniser grows with the audio it has heard (asr-notes: 650 MB
+after 60 s, 790 MB after 10 min) but a new one pays a warm-up on its first segment:
+``recycle_s`` (``CALLCASE_ASR_RECYCLE_S``) chooses between the two, see
+:class:`KaldiStreams`.
 
 * ``vosk``: the model directory from ``CALLCASE_VOSK_MODEL`` (any Vosk model:
   Chinese ``vosk-model-cn-0.22``, English ``vosk-model-en-us-0.22``, ...), else the
@@ -23,8 +24,10 @@ grows with the audio it has heard (asr-notes: 650 MB after 60 s, 790 MB after
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -38,6 +41,7 @@ from transcription.resample import upsample
 
 logger = logging.getLogger(__name__)
 ENGINES = ("vosk", "pocketsphinx")
+RECYCLE_S = 600  # seconds of audio a warm Kaldi recogniser hears before it is replaced
 _NOT_WORDS = ("<s>", "</s>", "<sil>", "[unk]", "[noise]")
 
 
@@ -86,27 +90,29 @@ def _heard(text: str, start: float, end: float, confidence: float) -> HeardWord 
     return HeardWord(word, start, end, confidence)
 
 
-class _WarmVosk:
-    """One Kaldi recogniser kept warm across segments and calls: a new one spends
-    about 1.5 s of CPU on its first segment (measured here: 1.5-1.7 s for a 3 s
-    segment, 0.12 s for the next), which dominated short calls. Vosk's word times
-    count from the recogniser's creation (`Reset` does not restart them), so the
-    seconds fed so far are kept with it. It is replaced after `RECYCLE_S` of audio,
-    as a recogniser's memory grows with what it has heard."""
+class KaldiDecoder(Protocol):
+    """What a stream needs of a Kaldi recogniser (``vosk.KaldiRecognizer``'s names)."""
 
-    RECYCLE_S = 600.0
+    def AcceptWaveform(self, data: bytes) -> object: ...
+    def FinalResult(self) -> str: ...
 
-    def __init__(self, make: Callable[[], object], rate: int) -> None:
-        self._make, self.rate = make, rate
-        self.rec = make()
+
+class KaldiStream:
+    """Segments decoded whole, one after another, by one Kaldi recogniser, replaced
+    by a new one (from ``make``) before a segment once it has heard ``recycle_s``
+    seconds. Vosk's word times count from the recogniser's creation (``Reset`` does
+    not restart them), so the seconds fed so far are kept with it."""
+
+    def __init__(self, make: Callable[[], KaldiDecoder], rate: int, recycle_s: float) -> None:
+        self._make, self.rate, self.recycle_s = make, rate, recycle_s
+        self.decoder = make()
         self.fed = 0.0
 
     def segment(self, pcm: bytes) -> list[HeardWord]:
-        if self.fed >= self.RECYCLE_S:
-            self.rec, self.fed = self._make(), 0.0
-        rec = self.rec
-        rec.AcceptWaveform(pcm)  # type: ignore[attr-defined]
-        result = json.loads(rec.FinalResult())  # type: ignore[attr-defined]
+        if self.fed >= self.recycle_s:
+            self.decoder, self.fed = self._make(), 0.0
+        self.decoder.AcceptWaveform(pcm)
+        result = json.loads(self.decoder.FinalResult())
         offset = self.fed
         self.fed += len(pcm) / 2 / self.rate
         words = (_heard(w["word"], w["start"] - offset, w["end"] - offset, w["conf"])
@@ -114,10 +120,41 @@ class _WarmVosk:
         return [w for w in words if w is not None]
 
 
+class KaldiStreams:
+    """Which Kaldi recogniser decodes each channel stream (``make(rate)`` builds one).
+
+    ``recycle_s > 0``: one recogniser per thread and rate, kept warm across segments
+    and calls, and replaced once it has heard ``recycle_s`` seconds of audio. A new
+    recogniser spends about 1.5 s of CPU on its first segment (measured here:
+    1.5-1.7 s for a 3 s segment, 0.12 s for the next), which dominated short calls;
+    the price is memory, as a recogniser grows with what it has heard (decoding
+    caches), so it is replaced after a while.
+
+    ``recycle_s == 0``: a new recogniser for every stream, i.e. every channel of
+    every call, dropped with it: each call pays the warm-up, nothing outlives it.
+
+    Segments are decoded whole (each ends with its final result), so a recogniser
+    carries nothing from one segment to the next: the same words either way."""
+
+    def __init__(self, make: Callable[[int], KaldiDecoder], recycle_s: float) -> None:
+        if not 0 <= recycle_s < math.inf:
+            raise ValueError(f"recycle_s must be 0 or more seconds, not {recycle_s}")
+        self._make, self.recycle_s = make, recycle_s
+        self._local = threading.local()  # a Kaldi recogniser is not for two threads
+
+    def stream(self, rate: int) -> KaldiStream:
+        if self.recycle_s == 0:
+            return KaldiStream(lambda: self._make(rate), rate, math.inf)
+        warm: dict[int, KaldiStream] = self._local.__dict__.setdefault("warm", {})
+        if rate not in warm:
+            warm[rate] = KaldiStream(lambda: self._make(rate), rate, self.recycle_s)
+        return warm[rate]
+
+
 class VoskRecognizer:
     engine = "vosk"
 
-    def __init__(self, model_dir: Path, workdir: Path) -> None:
+    def __init__(self, model_dir: Path, workdir: Path, recycle_s: float = RECYCLE_S) -> None:
         import vosk
 
         vosk.SetLogLevel(-1)
@@ -125,20 +162,26 @@ class VoskRecognizer:
         self.model = model_dir.resolve().name if model_dir.name != "model" \
             else model_dir.resolve().parent.name
         self._model = vosk.Model(str(undithered_copy(model_dir, workdir / "vosk-model")))
-        self._local = threading.local()  # a Kaldi recogniser is not for two threads
+        self._streams = KaldiStreams(self._recognizer, recycle_s)
+
+    @property
+    def recycle_s(self) -> float:
+        return self._streams.recycle_s
+
+    def recycling(self, recycle_s: float) -> VoskRecognizer:
+        """This loaded model with another recycling rule (the model is not loaded
+        again; the new one keeps its own warm recognisers)."""
+        other = copy.copy(self)
+        other._streams = KaldiStreams(other._recognizer, recycle_s)
+        return other
 
     def stream(self, rate: int) -> ChannelStream:
-        """Segments are decoded whole (each ends with its final result), so every
-        stream of one rate in a thread shares that thread's warm recogniser."""
-        warm: dict[int, _WarmVosk] = self._local.__dict__.setdefault("warm", {})
-        if rate not in warm:
-            warm[rate] = _WarmVosk(lambda: self._recognizer(rate), rate)
-        return warm[rate]
+        return self._streams.stream(rate)
 
-    def _recognizer(self, rate: int) -> object:
+    def _recognizer(self, rate: int) -> KaldiDecoder:
         rec = self._vosk.KaldiRecognizer(self._model, rate)
         rec.SetWords(True)
-        return rec
+        return rec  # type: ignore[no-any-return]
 
 
 class _SphinxStream:
@@ -184,13 +227,15 @@ class SphinxRecognizer:
         return _SphinxStream(self._decoder(), rate)
 
 
-def load(engine: str, workdir: Path, environ: Mapping[str, str]) -> Recognizer:
-    """The named engine with its model loaded (``environ``: ``CALLCASE_VOSK_MODEL``)."""
+def load(engine: str, workdir: Path, environ: Mapping[str, str],
+         recycle_s: float = RECYCLE_S) -> Recognizer:
+    """The named engine with its model loaded (``environ``: ``CALLCASE_VOSK_MODEL``);
+    ``recycle_s``: see :class:`KaldiStreams` (Vosk only)."""
     if engine == "vosk":
         configured = environ.get("CALLCASE_VOSK_MODEL")
         model = Path(configured) if configured else default_vosk_model()
         logger.info("loading Vosk model %s", model)
-        return VoskRecognizer(model, workdir)
+        return VoskRecognizer(model, workdir, recycle_s)
     if engine == "pocketsphinx":
         return SphinxRecognizer()
     raise ValueError(f"unknown ASR engine {engine!r}: one of {', '.join(ENGINES)}")

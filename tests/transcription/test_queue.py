@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.transcription.conftest import DATA
 from tests.transcription.fakes import ScriptedRecognizer, StuckRecognizer
 from transcription import queue
 from transcription.pipeline import transcribe_file
-from transcription.worker import WorkerConfig, fork_worker
+from transcription.worker import WorkerConfig, fork_worker, work
 
 WAV = str(DATA / "ko_call.wav")
 
@@ -126,3 +127,31 @@ def test_a_worker_killed_mid_job_leaves_it_to_another(db_url: str) -> None:
             return tuple(job.values()), [tuple(r.values()) for r in stored]
 
     assert asyncio.run(outcome()) == (("done", 2, "helper"), [(42, "helper", "scripted")])
+
+
+class ThreadRecorder(ScriptedRecognizer):
+    """Notes the thread each segment is decoded in."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def before_segment(self) -> None:
+        self.threads.append(threading.current_thread().name)
+
+
+def test_a_worker_decodes_every_job_in_its_one_transcription_thread(db_url: str) -> None:
+    """A warm recogniser belongs to a thread: a worker that moved between threads
+    would keep one warm recogniser (and its memory) in each."""
+    recorder = ThreadRecorder()
+    config = WorkerConfig(database_url=db_url, idle_seconds=0.05, max_jobs=3)
+
+    async def scenario() -> None:
+        async with await _pool(db_url) as pool:
+            for recording in (1, 2, 3):
+                await queue.enqueue(pool, recording, WAV)
+        await work(recorder, Path, "w", config)
+
+    asyncio.run(scenario())
+    assert len(recorder.threads) >= 3 * 2  # segments of both channels of three calls
+    assert {name.split("_")[0] for name in recorder.threads} == {"transcribe"}
+    assert len(set(recorder.threads)) == 1
