@@ -196,13 +196,15 @@ class Dispatcher:
         leg = await self.control.originate(uri, uri=uri,
                                            ring_timeout=max(0.2, until - self.monotonic()))
         try:
-            answered = await _answered(leg, until - self.monotonic())
+            if await _answered(leg, until - self.monotonic()):
+                await self._event(agent, Answered(call_id))
+                return leg
         except asyncio.CancelledError:
+            # Withdrawn while ringing, or after the answer while the agent's state was
+            # being written (slow when the machine is starved): the leg is hung up
+            # either way, or the softphone stays on a call nobody will end.
             await asyncio.shield(leg.hangup())
             raise
-        if answered:
-            await self._event(agent, Answered(call_id))
-            return leg
         final = await leg.hangup()
         missed: StateEvent = Rejected(call_id) if final.outcome in (
             Outcome.REJECTED, Outcome.BUSY) else NoAnswer(call_id)
