@@ -23,9 +23,13 @@ to keep them: about 1 MB per 30 s call). At the end the table and the verdict
 calls failed, and nothing held once the calls are drained.
 
 ``--overload N``: for ``--overload-seconds`` after the steady run, a sipp caller
-offers new calls to the service's SIP port at N times the soak's call rate. Judged:
-new calls answered 503 Service Unavailable, and the calls in progress keep their
-audio (RTP loss, tick lateness and recordings in that window against the one before).
+offers new calls to the service's SIP port at N times the soak's call rate. The
+service runs with its call-leg limit at the target (``--max-legs``, default two legs
+per agent): an INVITE that comes while it is at the limit is answered 503 Service
+Unavailable with Retry-After; the service takes no inbound calls, so one that comes
+while it has room gets 480. Judged: new calls answered 503, and the calls in progress
+keep their audio (RTP loss, tick lateness and recordings in that window against the
+one before).
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between rows")
     parser.add_argument("--overload", type=float, default=0.0, help="N times the call rate")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
+    parser.add_argument("--max-legs", type=int, default=0,
+                        help="the service's call-leg limit (CALLCASE_MAX_CALL_LEGS); "
+                        "default 2 x --calls, the target as its capacity")
     parser.add_argument(
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/callcase_soak"
     )
@@ -102,6 +109,7 @@ def settings_for(args: argparse.Namespace, workdir: Path) -> Settings:
             "CALLCASE_RECORDINGS_DIR": str(workdir / "recordings"),
             "CALLCASE_PROMPTS_DIR": str(workdir / "prompts"),
             "CALLCASE_LOG_LEVEL": "WARNING",
+            "CALLCASE_MAX_CALL_LEGS": str(args.max_legs or 2 * args.calls),
         }
     )
 
