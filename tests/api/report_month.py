@@ -32,15 +32,21 @@ Campaign 催收一组 (BANKA) placed every A call but #20; "=Recall" (BANKB) eve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import pytest
 
+from api import routes_reports
+from api.app import create_app
+from api.settings import Settings
 from cases import actions, store
 from cases.domain import Role
+from tests.api.conftest import ApiClient
 from tests.api.world import NOW, World
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -271,3 +277,20 @@ async def build_month(pool: asyncpg.Pool, world: World, *, mark_calls: bool = Tr
     for step in (_records, _calls, _money, _compliance, _qa):
         await step(pool, m)
     return m
+
+
+# The fixtures of the report tests (imported by name where they are used).
+
+
+@pytest.fixture
+async def month(world: World, pool: asyncpg.Pool) -> Month:
+    return await build_month(pool, world)
+
+
+@pytest.fixture
+async def api(settings: Settings, aiohttp_client: Callable[..., Awaitable[ApiClient]],
+              pool: asyncpg.Pool) -> ApiClient:
+    """The API with the report routes, on the month's clock."""
+    app = create_app(settings, clock=lambda: NOW)
+    app.router.add_routes(routes_reports.routes)
+    return await aiohttp_client(app)

@@ -3,31 +3,16 @@ compliance, listed per client and month; on the October of tests/api/report_mont
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 
-from api import routes_reports
-from api.app import create_app
-from api.settings import Settings
 from tests.api.conftest import ApiClient
-from tests.api.report_month import Month, build_month
-from tests.api.world import NOW, World
+from tests.api.report_month import Month, api, month
+from tests.api.world import World
 
-
-@pytest.fixture
-async def month(world: World, pool: asyncpg.Pool) -> Month:
-    return await build_month(pool, world)
-
-
-@pytest.fixture
-async def api(settings: Settings, aiohttp_client: Callable[..., Awaitable[ApiClient]],
-              pool: asyncpg.Pool) -> ApiClient:
-    app = create_app(settings, clock=lambda: NOW)
-    app.router.add_routes(routes_reports.routes)
-    return await aiohttp_client(app)
+__all__ = ["api", "month"]  # fixtures, used by name
 
 
 async def report(api: ApiClient, who: World, user: str, query: str) -> dict[str, Any]:

@@ -5,34 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import pytest
 
-from api import reports, routes_reports
-from api.app import create_app
-from api.settings import Settings
+from api import reports
 from cases.report_math import COLUMNS, AgentFigures
 from tests.api.conftest import ApiClient
-from tests.api.report_month import OCTOBER, build_month
+from tests.api.report_month import OCTOBER, api, month
 from tests.api.report_month import Month as Month  # tests.console.test_reports uses it
-from tests.api.world import NOW, World
+from tests.api.world import World
 
-
-@pytest.fixture
-async def month(world: World, pool: asyncpg.Pool) -> Month:
-    return await build_month(pool, world)
-
-
-@pytest.fixture
-async def api(settings: Settings, aiohttp_client: Callable[..., Awaitable[ApiClient]],
-              pool: asyncpg.Pool) -> ApiClient:
-    app = create_app(settings, clock=lambda: NOW)
-    app.router.add_routes(routes_reports.routes)
-    return await aiohttp_client(app)
+__all__ = ["api", "month"]  # fixtures, used by name
 
 
 FIGURES = ("accounts", "amount_assigned", "amount_recovered", "recovery_rate", "attempts",
