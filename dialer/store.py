@@ -266,13 +266,14 @@ async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str,
         "SELECT coalesce(result, 'in_progress') AS result, count(*) AS n FROM attempts"
         " WHERE campaign_id = $1 AND placed_at >= $2 GROUP BY 1 ORDER BY 1",
         campaign_id, since)
+    # One read of the refusals: a row per reason, and the () row with the refusals.
     refusals = await db.fetch(
-        "SELECT reason, count(*) AS n FROM refusals, unnest(reasons) AS reason"
-        " WHERE campaign_id = $1 AND at >= $2 GROUP BY 1 ORDER BY 2 DESC, 1",
+        "SELECT reason, count(*) AS n, count(DISTINCT id) AS refused"
+        " FROM refusals, unnest(reasons) AS reason WHERE campaign_id = $1 AND at >= $2"
+        " GROUP BY GROUPING SETS ((reason), ()) ORDER BY 2 DESC, 1",
         campaign_id, since)
-    refused = await db.fetchval(
-        "SELECT count(*) FROM refusals WHERE campaign_id = $1 AND at >= $2",
-        campaign_id, since)
+    by_reason = {row["reason"]: row["n"] for row in refusals if row["reason"] is not None}
+    refused = next(row["refused"] for row in refusals if row["reason"] is None)
     by_result = {row["result"]: row["n"] for row in results}
     live = by_result.get("connected", 0)
     abandoned = by_result.get("abandoned", 0)
@@ -282,7 +283,7 @@ async def campaign_stats(db: Db, campaign_id: int, since: datetime) -> dict[str,
         "by_result": by_result,
         "abandon_rate": None if live + abandoned == 0 else abandoned / (live + abandoned),
         "refusals": refused,
-        "refusals_by_reason": {row["reason"]: row["n"] for row in refusals},
+        "refusals_by_reason": by_reason,
     }
 
 

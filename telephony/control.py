@@ -146,7 +146,7 @@ class CallControl:
         ua.admit = self.has_room
 
     def has_room(self) -> bool:
-        return self.max_legs is None or len(self.calls) < self.max_legs
+        return self.legs_free() != 0
 
     def legs_free(self) -> int | None:
         """How many more call legs may be placed now; None: no limit."""
