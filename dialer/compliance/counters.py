@@ -42,6 +42,10 @@ from dialer.compliance.packs import RulePack
 from dialer.compliance.windows import day_start, local_day, midnight_after
 
 REGF_DAYS = 7  # "within 7 consecutive days"
+# Outcomes as plain names: an enum member looked up on its class costs more than
+# the comparison in the loops below.
+CONVERSATION = Outcome.CONVERSATION
+ABANDONED = Outcome.ABANDONED
 
 
 def counters_needing(pack: RulePack) -> tuple[tuple[Check, int], ...]:
@@ -165,7 +169,7 @@ def after_conversation(ctx: Context) -> tuple[Reason, ...]:
     case, party = ctx.candidate.case_id, ctx.candidate.party
     talks = [
         a.at for a in ctx.history.attempts
-        if a.outcome is Outcome.CONVERSATION and a.case_id == case and a.party == party
+        if a.outcome is CONVERSATION and a.case_id == case and a.party == party
     ]  # fmt: skip
     if not talks:
         return ()
@@ -198,7 +202,7 @@ def after_abandon(ctx: Context) -> tuple[Reason, ...]:
         return ()
     number = ctx.candidate.number
     abandons = [
-        a.at for a in ctx.history.attempts if a.outcome is Outcome.ABANDONED and a.number == number
+        a.at for a in ctx.history.attempts if a.outcome is ABANDONED and a.number == number
     ]  # fmt: skip
     last = max(abandons, default=None)
     if last is None or ctx.now >= last + wait:

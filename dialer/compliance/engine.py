@@ -17,7 +17,9 @@ each pack's time-dependent rules are planned once per number of earlier attempts
 count is called; rules 1-4 and 7-9 are told at once when none refuses
 (`checks.before_window`, `checks.live_state`); the next-permitted search is
 skipped when no time-dependent rule refused (the others retry at `now` or never)
-or the window alone did (its retry instant is a fit); a decision's local dates are
+or the window alone did (its retry instant is a fit, and counters that pass now
+pass then: unless an earlier attempt is stamped after `now` or a clock is set back
+across midnight in the callee's zone on the way, `_counts_hold`); a decision's local dates are
 computed once per zone (`Context.days`); window bounds, zones and texts are
 memoized in `windows`.
 
@@ -55,6 +57,7 @@ from dialer.compliance.model import (
     Reason,
 )
 from dialer.compliance.packs import RulePack
+from dialer.compliance.windows import dates_never_go_back
 
 MAX_STEPS = 64
 ZERO = timedelta(0)
@@ -65,10 +68,12 @@ class Plan:
     """A pack's time-dependent rules (the window, then its counters in the order of
     compliance.md) per number of earlier attempts: a counter the pack lacks is never
     called, nor one that cannot refuse with so few attempts to count (a daily cap
-    of 3 needs 3); the last entry serves that many attempts or more. And the
-    pack's notes, for a callee it may only locate and for the others."""
+    of 3 needs 3); the last entry serves that many attempts or more. `counters` is
+    the same without the window. And the pack's notes, for a callee it may only
+    locate and for the others."""
 
     timed: tuple[tuple[Check, ...], ...]
+    counters: tuple[tuple[Check, ...], ...]
     locate_notes: tuple[Note, ...]
     notes: tuple[Note, ...]
 
@@ -76,12 +81,15 @@ class Plan:
     def of(cls, pack: RulePack) -> Plan:
         needs = counters.counters_needing(pack)
         most = max((need for _, need in needs), default=0)
-        timed = tuple(
-            (checks.window, *(rule for rule, need in needs if need <= attempts))
+        counted = tuple(
+            tuple(rule for rule, need in needs if need <= attempts)
             for attempts in range(most + 1)
         )  # fmt: skip
         return cls(
-            timed, checks.notes_of(pack, locating=True), checks.notes_of(pack, locating=False)
+            tuple((checks.window, *rules) for rules in counted),
+            counted,
+            checks.notes_of(pack, locating=True),
+            checks.notes_of(pack, locating=False),
         )
 
     def timed_for(self, attempts: int) -> tuple[Check, ...]:
@@ -119,20 +127,38 @@ def check(
         raise ValueError(f"now must be aware UTC, got {now!r}")
     ctx = Context(candidate, history, pack, dial, now)
     plan = plan_for(pack)
-    timed = plan.timed_for(len(history.attempts))
-    timed_reasons = _run(timed, ctx)
+    attempts = len(history.attempts)
+    table = plan.counters
+    counted = _run(table[attempts] if attempts < len(table) else table[-1], ctx)
+    timed_reasons = checks.window(ctx) + counted
     reasons = checks.before_window(ctx) + timed_reasons + checks.live_state(ctx)
     if not reasons:
         permitted: datetime | None = now
-    elif not timed_reasons or len(timed) == 1:
-        # Only untimed reasons (None, or `now` for live state: the timed rules pass
-        # at `now`), or the window alone refused: its retry instant is a fit.
-        permitted = _latest(reasons)
     else:
-        permitted = _next_permitted(timed, ctx, reasons)
+        # Without timed reasons: None, or `now` for live state (the timed rules pass
+        # at `now`). The window alone: its retry instant is a fit, and counts that
+        # pass now pass then, unless `_counts_hold` says they may not.
+        permitted = _latest(reasons)
+        if counted or (timed_reasons and not _counts_hold(ctx, permitted)):
+            permitted = _next_permitted(plan.timed_for(attempts), ctx, reasons)
     notes = plan.locate_notes if candidate.party in pack.locate_parties else plan.notes
     # The inputs summary is built from `ctx` when the decision is stored.
     return Decision(not reasons, pack.name, pack.version, reasons, notes, permitted, now, ctx)
+
+
+def _counts_hold(ctx: Context, until: datetime | None) -> bool:
+    """Whether counters that pass at `ctx.now` pass at every later instant up to
+    `until` (None: nothing to search). They do when no earlier attempt lies after
+    `now` and no local date goes back on the way: a count over a later local day
+    or week can then only hold fewer of the earlier attempts, and the look-back
+    rules only free up as time passes."""
+    if until is None:
+        return True
+    now = ctx.now
+    for attempt in ctx.history.attempts:
+        if attempt.at > now:
+            return False
+    return dates_never_go_back(ctx.zones, now, until)
 
 
 def _run(rules: tuple[Check, ...], ctx: Context) -> tuple[Reason, ...]:

@@ -148,6 +148,17 @@ def fits_on(day: date, start: datetime, ring: timedelta, zone: ZoneInfo,
 
 
 @lru_cache(maxsize=16384)
+def fit_bounds(
+    day: date, zone: ZoneInfo, start: time, end: time, ring: timedelta
+) -> tuple[datetime, datetime]:
+    """The first and the last-but-not-included instants at which a call with ring
+    timeout `ring` may start on `day`: a call starting at `at` fits when
+    `opens <= at < last` (`fits_on`, for callers that inline it)."""
+    opens, closes = _bounds(day, zone, start, end)
+    return opens, closes - ring
+
+
+@lru_cache(maxsize=16384)
 def _bounds(day: date, zone: ZoneInfo, start: time, end: time) -> tuple[datetime, datetime]:
     """The instants a window from `start` to `end` opens and closes on `day`."""
     return instant(day, start, zone), instant(day, end, zone)
@@ -205,6 +216,76 @@ def _opening(day: date, zone: ZoneInfo, start: time) -> tuple[datetime, date]:
     `day`, unless a gap in the clock carries it over midnight."""
     opens = instant(day, start, zone)
     return opens, local_day(opens, zone)
+
+
+ONE_HOUR = timedelta(hours=1)
+ONE_SECOND = timedelta(seconds=1)
+# A clock set back by up to this much can give an instant an earlier local date
+# than an instant before it (`dates_never_go_back`); larger set-backs are not
+# trusted to the shortcut at all.
+SETBACK_REACH = timedelta(days=2)
+
+
+@lru_cache(maxsize=1024)
+def setbacks(zone: ZoneInfo, year: int) -> tuple[tuple[datetime, timedelta], ...]:
+    """The instants of UTC year `year` at which the local date in `zone` goes back,
+    with how far the clock went back: a clock set back across midnight, as Chile's
+    and Lebanon's are at the end of summer time (Sunday 00:00 becomes Saturday
+    23:00). Found from the UTC offset sampled every hour, each change to the second
+    by bisection (the tz database's changes fall on whole seconds); memoized per
+    zone and year (about 9,000 conversions, once)."""
+    found: list[tuple[datetime, timedelta]] = []
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    offset = _offset(moment, zone)
+    while moment < end:
+        later = moment + ONE_HOUR
+        offset_later = _offset(later, zone)
+        if offset_later < offset:  # set back somewhere in (moment, later]
+            low, high = 0, 3600  # seconds after `moment`: the offset before, after
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset(moment + timedelta(seconds=middle), zone) == offset:
+                    low = middle
+                else:
+                    high = middle
+            switch = moment + timedelta(seconds=high)
+            if local_day(switch, zone) < local_day(switch - ONE_SECOND, zone):
+                found.append((switch, offset - offset_later))
+        moment, offset = later, offset_later
+    return tuple(found)
+
+
+def _offset(at: datetime, zone: ZoneInfo) -> timedelta:
+    offset = at.astimezone(zone).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
+def dates_never_go_back(zones: Sequence[ZoneInfo], since: datetime, until: datetime) -> bool:
+    """Whether, in each of `zones`, every instant from `since` to `until` has a local
+    date no earlier than any instant before it back to `since` minus `SETBACK_REACH`:
+    no clock is set back across midnight from then to `until` (by less than
+    `SETBACK_REACH`; a larger set-back, a date-line move, answers False)."""
+    start = since - SETBACK_REACH
+    first, last = start.year, until.year
+    for zone in zones:
+        years = _SETBACK_YEARS.get(zone)
+        if years is None:
+            years = _SETBACK_YEARS[zone] = {}
+        for year in range(first, last + 1):
+            found = years.get(year)
+            if found is None:
+                found = years[year] = setbacks(zone, year)
+            for at, back in found:
+                if back >= SETBACK_REACH or start < at <= until:
+                    return False
+    return True
+
+
+# `setbacks` per zone and year, for `dates_never_go_back` (a plain dict lookup costs
+# less than the memoized call, and this is asked for every refusal by the window).
+_SETBACK_YEARS: dict[ZoneInfo, dict[int, tuple[tuple[datetime, timedelta], ...]]] = {}
 
 
 def next_fit_everywhere(

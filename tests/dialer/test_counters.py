@@ -251,3 +251,30 @@ def test_caps_of_other_packs_do_not_apply() -> None:
     now = at("2026-03-05 12:00", SHANGHAI)
     assert decide(who, now, pack=CN_BANK, attempts=three).codes == (CONNECTED,)
     assert decide(who, now, pack=UK_OFCOM, attempts=three).allowed
+
+
+# Refused by the window alone: the retry is the next opening, unless the counts
+# that pass now would not pass then.
+
+
+def test_a_machine_just_before_a_set_back_midnight_still_counts_for_that_day() -> None:
+    # St. John's, 1 November 2009: at 00:01 summer time the clock went back to 23:01
+    # on 31 October. A machine took a call at 00:00:30 on 1 November; at 23:30 on
+    # 31 October (after the switch) the window is closed and the machine is not
+    # "today", but at 08:00 on 1 November it is: the call waits for 2 November.
+    zone = "America/St_Johns"
+    who = uk_candidate(time_zones=(zone,))
+    machine = (attempt(utc("2009-11-01 02:30:30"), Outcome.MACHINE, who),)
+    now = utc("2009-11-01 03:00")  # 23:30 NST on 31 October
+    decision = decide(who, now, pack=UK_OFCOM, attempts=machine)
+    assert decision.codes == (ReasonCode.WINDOW_OUTSIDE,)
+    assert decision.next_permitted_at == at("2009-11-02 08:00", zone)
+
+
+def test_an_attempt_stamped_after_now_counts_on_its_own_day() -> None:
+    # Another dialer's clock runs ahead: three connected calls stamped tomorrow
+    # morning already fill tomorrow's cap, so the call waits for the day after.
+    three = connected_at("2026-03-06 07:00", "2026-03-06 07:10", "2026-03-06 07:20")
+    decision = decide(candidate(), at("2026-03-05 21:30", SHANGHAI), attempts=three)
+    assert decision.codes == (ReasonCode.WINDOW_OUTSIDE,)
+    assert decision.next_permitted_at == at("2026-03-07 08:00", SHANGHAI)

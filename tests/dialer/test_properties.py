@@ -307,3 +307,49 @@ def test_the_engine_answers_what_every_rule_run_in_full_answers(
     locate = (Note.THIRD_PARTY_LOCATE_ONLY,) if who.party in pack.locate_parties else ()
     voicemail = (Note.VOICEMAIL_LIMITED_CONTENT,) if pack.limited_content_voicemail else ()
     assert decision.notes == locate + voicemail
+
+
+# Where the shortcut for a refusal by the window alone must not be taken: attempts
+# stamped after `now` (another dialer's clock ahead of ours), and St. John's, whose
+# clock went back across midnight at the end of summer time until 2010 (00:01 became
+# 23:01 the day before), so that a later instant can have an earlier local date.
+AROUND_A_SETBACK = st.datetimes(datetime(2009, 10, 29), datetime(2009, 11, 3)).map(
+    lambda moment: moment.replace(tzinfo=UTC)
+)
+
+
+@st.composite
+def histories_reaching_ahead(draw: st.DrawFn, now: datetime) -> ContactHistory:
+    minutes = st.integers(-3 * 60, 30 * 60) | st.integers(-2, 3 * 24 * 60)
+    attempt = st.builds(
+        Attempt,
+        at=minutes.map(lambda ago: now - timedelta(minutes=ago)),
+        case_id=st.sampled_from([1, 2]),
+        debtor_id=st.sampled_from([10, 10, 11]),
+        number=st.sampled_from(NUMBERS),
+        party=st.sampled_from([Party.DEBTOR] * 3 + list(Party)),
+        campaign_id=st.just(7),
+        outcome=st.sampled_from(list(Outcome)),
+    )
+    return ContactHistory(tuple(draw(st.lists(attempt, min_size=1, max_size=12))))
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data(), now=NOW | AROUND_A_SETBACK, pack=packs())
+def test_the_engine_answers_in_full_when_dates_go_back_or_attempts_lie_ahead(
+    data: st.DataObject, now: datetime, pack: RulePack
+) -> None:
+    zones = ("America/St_Johns",) if now.year == 2009 else data.draw(zones_of_now())
+    who = replace(data.draw(candidates(now)), time_zones=zones, holds=frozenset())
+    history = data.draw(histories_reaching_ahead(now))
+    context = data.draw(contexts())
+    decision = check(who, history, pack, now, dial=context)
+    ctx = Context(who, history, pack, context, now)
+    reasons = refusals(EVERY_RULE, ctx)
+    event("window alone" if reasons and not refusals(TIMED[1:], ctx) else "other")
+    assert decision.reasons == reasons
+    assert decision.next_permitted_at == (first_passing(ctx, reasons) if reasons else now)
+
+
+def zones_of_now() -> st.SearchStrategy[tuple[str, ...]]:
+    return st.sampled_from([("Asia/Shanghai",), ("America/New_York", "America/Chicago")])

@@ -10,11 +10,13 @@ import pytest
 
 from dialer.compliance.windows import (
     DailyWindow,
+    dates_never_go_back,
     day_start,
     fits,
     next_fit,
     next_fit_everywhere,
     next_midnight,
+    setbacks,
     zone_named,
 )
 from tests.dialer.build import LOS_ANGELES, NEW_YORK, SHANGHAI, at, utc
@@ -96,6 +98,42 @@ def test_midnights_are_the_zones_not_utcs() -> None:
     assert next_midnight(now, zone(SHANGHAI)) == utc("2026-03-05 16:00")
     assert day_start(date(2026, 3, 8), zone(NEW_YORK)) == utc("2026-03-08 05:00")
     assert day_start(date(2026, 3, 9), zone(NEW_YORK)) == utc("2026-03-09 04:00")
+
+
+def test_a_clock_set_back_across_midnight_is_found_to_the_second() -> None:
+    # St. John's ended summer time at 00:01 until 2010: 00:01 NDT became 23:01 NST
+    # the day before, so the local date went back.
+    st_johns = zone("America/St_Johns")
+    assert setbacks(st_johns, 2009) == ((utc("2009-11-01 02:31"), timedelta(hours=1)),)
+    switch = utc("2009-11-01 02:31")
+    before = (switch - timedelta(seconds=1)).astimezone(st_johns)
+    after = switch.astimezone(st_johns)
+    assert (before.date(), after.date()) == (date(2009, 11, 1), date(2009, 10, 31))
+    # Set back from 24:00 (Chile, Lebanon) or within the day (New York): the date
+    # never goes back.
+    for name in ("America/Santiago", "Asia/Beirut", NEW_YORK, SHANGHAI, "Europe/London"):
+        assert setbacks(zone(name), 2026) == (), name
+
+
+def test_the_date_runs_forward_unless_a_set_back_lies_in_reach() -> None:
+    st_johns, switch = zone("America/St_Johns"), utc("2009-11-01 02:31")
+    assert dates_never_go_back([st_johns], switch - timedelta(days=3), switch - timedelta(hours=1))
+    assert not dates_never_go_back([st_johns], switch - timedelta(days=3), switch)
+    # An attempt just before the switch can be on a later local date than now.
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    assert not dates_never_go_back([st_johns], switch + hour, switch + day)
+    assert dates_never_go_back([st_johns], switch + 3 * day, switch + 300 * day)
+    # Across New Year: the next year's set-backs count too.
+    assert not dates_never_go_back(
+        [zone(SHANGHAI), st_johns], utc("2008-12-30 12:00"), utc("2009-11-02 12:00")
+    )
+    assert dates_never_go_back(
+        [zone(SHANGHAI), zone(NEW_YORK)], utc("2025-01-01"), utc("2027-06-01")
+    )
+    # Casey moved its clock back three hours in March 2010 (two days or more are
+    # not trusted at all; three hours are, within reach).
+    casey = zone("Antarctica/Casey")
+    assert not dates_never_go_back([casey], utc("2010-03-04 12:00"), utc("2010-03-05 12:00"))
 
 
 @pytest.mark.parametrize(
