@@ -33,4 +33,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/pip install -q -e '.[dev]'
     touch "$stamp"
 fi
+# The compliance engine compiled with mypyc (dialer/compliance/native.py); a no-op
+# when the build matches the sources, CALLCASE_COMPLIANCE_NATIVE=0 to run Python.
+.venv/bin/python -m dialer.compliance.build
 echo "setup: .venv is ready"

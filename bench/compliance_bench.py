@@ -25,6 +25,9 @@ on a busy machine):
 loads it beside today's) in the same runs, interleaved, after checking that it
 stores the same decisions for the tallied sample. Below the target (or with
 --profile) it prints cProfile's hotspots of the check over the first 100,000.
+The engine timed is the one `dialer.compliance` imports: compiled with mypyc after
+`make setup` (`dialer/compliance/native.py`), the Python modules with
+`CALLCASE_COMPLIANCE_NATIVE=0`; the run says which. A baseline is always Python.
 
 Part 2 recreates the database `callcase_bench_compliance` on the server of
 CALLCASE_DATABASE_URL (default 127.0.0.1:5432), writes N cases for one client with
@@ -71,6 +74,7 @@ from dialer.campaign import Campaign, parse_settings
 from dialer.candidates import lease
 from dialer.compliance import (
     CN_BANK,
+    COMPILED_ENGINE,
     UK_OFCOM,
     US_REGF,
     Attempt,
@@ -330,7 +334,9 @@ def bench_check(n: int, profile: bool, baseline: str | None, runs: int = 3) -> C
     gc.enable()
     gc.freeze()  # the pre-built jobs are not the dialer's garbage: keep them out of GC passes
     attempts = sum(len(history.attempts) for _, history, _, _, _ in jobs)
-    print(f"\nbuilt {n:,} candidates with {attempts:,} earlier attempts in "
+    print("\nengine: " + ("compiled with mypyc (dialer/compliance/_native)" if COMPILED_ENGINE
+                          else "the Python modules"))
+    print(f"built {n:,} candidates with {attempts:,} earlier attempts in "
           f"{time.perf_counter() - started:.1f} s (untimed)"
           + (f", and again for the engine of {baseline}" if engine else ""))
     mix = decide_sample(jobs[:MIX_SAMPLE])  # the jobs are independent draws

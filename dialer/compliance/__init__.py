@@ -13,12 +13,21 @@ Modules: `model` (inputs and decision), `packs` (the rules as versioned data),
 `windows` (local calling windows), `context` (what one decision looks at),
 `checks` and `counters` (one function per rule), `engine` (the order and the
 decision), `summary` (the inputs stored with a decision), `cadence` (the floor).
+`native` compiles the engine's modules with mypyc; the compiled ones are imported
+instead while they match the sources (`COMPILED_ENGINE` says which run).
 """
 
-from cases.domain import Party
-from dialer.compliance.cadence import CadencePhase, CadenceStatus, cadence_status
-from dialer.compliance.engine import check
-from dialer.compliance.model import (
+from dialer.compliance import native as _native
+
+_built = _native.usable_path()
+if _built is not None:  # the compiled modules are found before the sources
+    __path__.insert(0, _built)
+
+from cases.domain import Party  # noqa: E402 (after the choice of modules)
+from dialer.compliance import engine as _engine_module  # noqa: E402
+from dialer.compliance.cadence import CadencePhase, CadenceStatus, cadence_status  # noqa: E402
+from dialer.compliance.engine import check  # noqa: E402
+from dialer.compliance.model import (  # noqa: E402
     Attempt,
     CampaignState,
     Candidate,
@@ -33,7 +42,7 @@ from dialer.compliance.model import (
     ReasonCode,
     Resources,
 )
-from dialer.compliance.packs import (
+from dialer.compliance.packs import (  # noqa: E402
     CN_BANK,
     DEFAULT_PACK,
     PACKS,
@@ -44,10 +53,13 @@ from dialer.compliance.packs import (
     RulePack,
     pack_named,
 )
-from dialer.compliance.windows import DailyWindow
+from dialer.compliance.windows import DailyWindow  # noqa: E402
+
+# Whether the modules running are the compiled ones (`native`).
+COMPILED_ENGINE = not _engine_module.__file__.endswith(".py")
 
 __all__ = [
-    "CN_BANK", "DEFAULT_PACK", "PACKS", "UK_OFCOM", "US_REGF",
+    "CN_BANK", "COMPILED_ENGINE", "DEFAULT_PACK", "PACKS", "UK_OFCOM", "US_REGF",
     "AbandonPeriod", "Attempt", "Cadence", "CadencePhase", "CadenceStatus", "CampaignState",
     "Candidate", "Consent", "ContactHistory", "DailyWindow", "Decision", "DialContext",
     "HoldReason", "Note", "Outcome", "Party", "Reason", "ReasonCode", "Resources", "RulePack",

@@ -63,17 +63,7 @@ class Context:
 
     def at(self, moment: datetime) -> Context:
         """The same decision asked at `moment` instead (the next-permitted search)."""
-        moved = Context.__new__(Context)
-        moved.candidate = self.candidate
-        moved.history = self.history
-        moved.pack = self.pack
-        moved.dial = self.dial
-        moved.now = moment
-        moved.zones = self.zones
-        moved.window = self.window
-        moved.closed_days = self.closed_days
-        moved.days = local_days(moment, self.zones)
-        return moved
+        return Context(self.candidate, self.history, self.pack, self.dial, moment)
 
     def summary(self) -> dict[str, object]:
         """The inputs summary stored with the decision (`Decision.inputs`)."""
