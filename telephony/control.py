@@ -130,7 +130,9 @@ class AtCapacity(RuntimeError):
 class CallControl:
     """`max_legs`: how many call legs (a debtor bridged to an agent is two) may be up at
     once; beyond it `originate` raises `AtCapacity` and new INVITEs from outside are
-    answered 503 with Retry-After, so calls in progress keep their share of the machine."""
+    answered 503 with Retry-After, so calls in progress keep their share of the machine.
+    The same happens, whatever the count, while the media clock is overloaded (its
+    ticks late on average: `telephony.media.load`)."""
 
     def __init__(self, ua: UserAgent, media: MediaEngine, lines: WorkLines,
                  *, media_host: str = "127.0.0.1", max_legs: int | None = None) -> None:
@@ -149,7 +151,10 @@ class CallControl:
         return self.legs_free() != 0
 
     def legs_free(self) -> int | None:
-        """How many more call legs may be placed now; None: no limit."""
+        """How many more call legs may be placed now; None: no limit. 0 while the
+        media clock is overloaded."""
+        if self.media.clock.load.overloaded:
+            return 0
         return None if self.max_legs is None else max(0, self.max_legs - len(self.calls))
 
     async def originate(self, to: str, *, line: str | None = None, uri: str | None = None,
@@ -165,6 +170,9 @@ class CallControl:
         if (line is None) == (uri is None):
             raise ValueError("give a work line and a number, or a SIP URI")
         if not self.has_room():
+            if self.media.clock.load.overloaded:
+                late = self.media.clock.load.average * 1e3
+                raise AtCapacity(f"the media clock is overloaded ({late:.1f} ms late on average)")
             raise AtCapacity(f"{len(self.calls)} call legs up, the limit is {self.max_legs}")
         ring_timeout = max(ring_timeout, MIN_RING_TIMEOUT) if line else ring_timeout
         target, caller, login = uri or "", "sip:callcase@" + self.media_host, None

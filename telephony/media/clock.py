@@ -7,7 +7,8 @@ then, once every listener has sent, ``after_tick(tick)`` (feed taps); and
 ``on_skip(ticks)`` when the process stalled so long that ticks were skipped (see
 :mod:`telephony.media.schedule`). Three histograms, in seconds against the tick's
 absolute deadline: ``lateness`` when the tick starts (its first packet), ``completion``
-when every ``on_tick`` has run (its last packet), ``finish`` after ``after_tick``.
+when every ``on_tick`` has run (its last packet), ``finish`` after ``after_tick``;
+and ``load`` (:mod:`telephony.media.load`), whether the process keeps time at all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from telephony.media.histogram import LatencyHistogram
+from telephony.media.load import LoadGauge
 from telephony.media.schedule import PERIOD, TickSchedule
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class MediaClock:
         self.lateness = LatencyHistogram()
         self.completion = LatencyHistogram()
         self.finish = LatencyHistogram()
+        self.load = LoadGauge()
         self.ticks = 0
         self.last_tick = -1
         self._schedule: TickSchedule | None = None
@@ -123,9 +126,19 @@ class MediaClock:
             due = schedule.take(now())
             if due.skipped:
                 logger.warning("media clock fell behind: skipped %d ticks", due.skipped)
+                self.load.skipped()
                 self._notify_skip(due.skipped)
             for tick in due.ticks:
                 self._run_tick(tick, schedule.deadline(tick))
+
+    @staticmethod
+    def _log_load(load: LoadGauge) -> None:
+        if load.overloaded:
+            logger.warning("media clock overloaded (%.1f ms late on average): new calls are "
+                           "refused until it keeps time", load.average * 1e3)
+        else:
+            logger.warning("media clock keeps time again (%.1f ms late on average): new calls "
+                           "are taken", load.average * 1e3)
 
     def _notify_skip(self, ticks: int) -> None:
         for listener in self._listeners:
@@ -142,7 +155,12 @@ class MediaClock:
                 listener.on_tick(tick)
             except Exception:  # the clock task's boundary: one listener must not stop it
                 logger.exception("media clock listener failed on tick %d", tick)
-        self.completion.record(self.now() - deadline)
+        completed = self.now() - deadline
+        self.completion.record(completed)
+        load, was = self.load, self.load.overloaded
+        load.record(completed)
+        if load.overloaded is not was:
+            self._log_load(load)
         for listener in listeners:
             try:
                 listener.after_tick(tick)

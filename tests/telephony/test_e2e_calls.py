@@ -33,6 +33,7 @@ from telephony.control import AtCapacity, CallControl, ControlledCall
 from telephony.lines import LineRefused, WorkLine, WorkLines
 from telephony.media.engine import MediaEngine
 from telephony.media.g711 import Pcm
+from telephony.media.load import LoadGauge
 from telephony.media.sources import FRAME
 from telephony.sip.bindings import Binding
 from telephony.sip.call import Call
@@ -462,7 +463,12 @@ async def place_calls(
 
     async def one_call() -> None:
         async with slots:
-            call = await control.originate(uri, uri=uri, ring_timeout=5)
+            while True:
+                try:
+                    call = await control.originate(uri, uri=uri, ring_timeout=5)
+                    break
+                except AtCapacity:  # the media clock fell behind: as the dialer does, later
+                    await control.media.wait_ticks(10)
             placed.add(call)
             await answered(call)
             setup.append(1000 * (call.timeline.ring_seconds or 0.0))
@@ -554,6 +560,44 @@ async def test_a_line_that_is_not_a_work_line_is_refused_before_anything_is_sent
         with pytest.raises(BlockingIOError):  # loopback delivers within sendto()
             trunk_socket.recv(2048)
         assert switch.media.streams == () and switch.media.ports.in_use == 0
+
+
+async def test_while_the_media_clock_is_overloaded_the_service_places_nothing_and_answers_503(
+    switch: Switch,
+) -> None:
+    """Admission by the machine as it is: with the media clock behind (skipped ticks)
+    `originate` refuses before anything is sent, whatever the leg count, and new INVITEs
+    get 503 with Retry-After; once the clock keeps time again there is room (an
+    unsolicited INVITE then gets the usual 480). The gauge is the clock's own, given a
+    tiny weight per tick so that it stays behind until the test says otherwise."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as trunk_socket:
+        trunk_socket.bind((LOOPBACK, 0))
+        port = trunk_socket.getsockname()[1]
+        control = CallControl(switch.ua, switch.media, WorkLines((trunk(port),)),
+                              media_host=LOOPBACK)  # fmt: skip
+        outsider = await UserAgent.open(LOOPBACK, 0)
+        gauge = switch.media.clock.load
+        switch.media.clock.load = slow = LoadGauge(weight=1e-9)
+        try:
+            slow.skipped()
+            sent = switch.ua.endpoint.stats.sent
+            with pytest.raises(AtCapacity, match="media clock is overloaded"):
+                await control.originate(DEBTOR, line="trunk1")
+            assert switch.ua.endpoint.stats.sent == sent and not control.calls
+            assert control.legs_free() == 0
+            offered = outsider.invite(f"sip:x@{LOOPBACK}:{switch.port}", CALLER_SDP,
+                                      from_uri="sip:q@127.0.0.1")  # fmt: skip
+            final = await offered.finished()
+            assert (final.outcome, final.status) == (Outcome.FAILED, 503)
+            switch.media.clock.load = gauge  # on time again
+            assert control.has_room() and control.legs_free() is None
+            again = outsider.invite(f"sip:x@{LOOPBACK}:{switch.port}", CALLER_SDP,
+                                    from_uri="sip:q@127.0.0.1")  # fmt: skip
+            assert (await again.finished()).status == 480
+        finally:
+            switch.media.clock.load = gauge
+            outsider.close()
+            await control.close()
 
 
 async def test_at_its_call_leg_limit_the_service_places_nothing_and_answers_503(
