@@ -126,7 +126,7 @@ class MediaClock:
             due = schedule.take(now())
             if due.skipped:
                 logger.warning("media clock fell behind: skipped %d ticks", due.skipped)
-                self.load.skipped()
+                self.load.skipped(due.skipped * self.period)
                 self._notify_skip(due.skipped)
             for tick in due.ticks:
                 self._run_tick(tick, schedule.deadline(tick))

@@ -5,16 +5,17 @@ Every call's audio leaves from the one 20 ms tick of the process
 ticks run late and every call's audio suffers at once. The leg limit
 (``CallControl.max_legs``) is a count set in advance; this gauge measures the machine
 as it is: the average lateness of each tick's last packet over about a second
-(exponentially weighted, one tick's weight 1/50), and ticks skipped outright.
+(exponentially weighted, one tick's weight 1/50); ticks skipped outright (a stall
+past the clock's catch-up) count as one tick as late as the time they covered.
 
 It reads *overloaded* once the average passes ``high`` (20 ms: a whole tick late on
-average, the process no longer doing a tick's work within the tick) or ticks were
-skipped, and clear again only when the average falls under ``low`` (5 ms), so that
-admission does not flap around one value. (A burst of call set-ups keeps the average
-around 10 ms here: busy, still keeping time.) While overloaded
-the service places no new call and answers new INVITEs 503 with Retry-After; the
-calls up keep the core. A single long pause (a 200 ms collection) moves the average
-by 4 ms: one stall does not refuse calls, a machine that stays behind does.
+average, the process no longer doing a tick's work within the tick), and clear again
+only when the average falls under ``low`` (5 ms), so that admission does not flap
+around one value. (A burst of call set-ups keeps the average around 10 ms here:
+busy, still keeping time.) While overloaded the service places no new call and
+answers new INVITEs 503 with Retry-After; the calls up keep the core. A single long
+pause (a 200 ms collection, or ticks skipped over it) moves the average by 4 ms: one
+stall does not refuse calls, a machine that stays behind does.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class LoadGauge:
         else:
             self.overloaded = average > self.high
 
-    def skipped(self) -> None:
-        """Ticks were skipped (the process stalled past the clock's catch-up): behind
-        by definition, until the ticks that follow bring the average down."""
-        self.average = max(self.average, self.high)
-        self.overloaded = True
+    def skipped(self, seconds: float) -> None:
+        """Ticks covering `seconds` were skipped (the process stalled past the clock's
+        catch-up): one stall, counted as one tick that late. Stalls that keep coming
+        add up to an overload; one does not (a 220 ms stall adds 4.4 ms)."""
+        self.record(seconds)

@@ -51,12 +51,16 @@ def test_it_clears_only_under_the_low_line() -> None:
     assert not gauge.overloaded
 
 
-def test_skipped_ticks_are_an_overload_at_once() -> None:
-    gauge = LoadGauge()
-    gauge.skipped()
-    assert gauge.overloaded and gauge.average == HIGH
-    run(gauge, 0.0, 2 * SECOND)
+def test_one_stall_that_skips_ticks_is_not_an_overload_but_stalls_that_keep_coming_are() -> None:
+    gauge = run(LoadGauge(), 0.001, 10 * SECOND)
+    gauge.skipped(11 * 0.020)  # 220 ms skipped
     assert not gauge.overloaded
+    stalls = 0
+    while not gauge.overloaded:
+        gauge.skipped(0.220)
+        run(gauge, 0.001, 5)  # a 220 ms stall every 100 ms of ticks
+        stalls += 1
+    assert stalls < 10
 
 
 @pytest.mark.parametrize(
