@@ -9,6 +9,8 @@
            answered: Answered; bridge the two legs; Connected
            declined: Rejected; rang out or unreachable: NoAnswer; next agent
       deadline passed: the reservation is withdrawn (Release); None (abandoned)
+      withdrawn (the caller cancels): at once; the agent's leg is hung up and the
+      agent released in a task of the dispatcher's, in that order
     release(connected): hang up the agent's leg; CallEnded; the wrap-up timer starts
       and, when it fires, WrapUpTimeout (the agent API sends WrapUpDone earlier when
       the action code is filed: `wrap_up_done`).
@@ -106,6 +108,7 @@ class Dispatcher:
         self.held: dict[str, str] = {}  # agent id -> the debtor call bridged to them
         self.on_wrap_up_timeout = on_wrap_up_timeout
         self._timeouts: set[asyncio.Task[None]] = set()
+        self._withdrawals: set[asyncio.Task[None]] = set()
 
     async def capacity(self, queue_id: int | None) -> Capacity:
         if queue_id is None:
@@ -127,28 +130,37 @@ class Dispatcher:
     async def connect(self, call: ControlledCall, queue_id: int | None, info: object,
                       deadline: float) -> Connected | None:
         """An agent's answered leg for `call` (the caller bridges it), or None by the
-        deadline. Cancelled, it withdraws: a ringing softphone is hung up and the
-        agent released without penalty; an answered one ends as a call."""
+        deadline. Cancelled, it withdraws at once, so that the caller can play the
+        abandon message within its 2 s: a ringing softphone is hung up and the agent
+        released without penalty, an answered one ends as a call, in a task of the
+        dispatcher's (`_withdrawal`); a reservation being made when the cancel came
+        is given back when it is made."""
         if queue_id is None:
             return None
         until = self.monotonic() + deadline
         while self.monotonic() < until and call.outcome is None:
-            reservation = await self._reserve(str(queue_id), call.call_id)
+            reserving = asyncio.ensure_future(self._reserve(str(queue_id), call.call_id))
+            try:
+                reservation = await asyncio.shield(reserving)
+            except asyncio.CancelledError:
+                reserving.add_done_callback(self._give_back)
+                raise
             if reservation is None:
                 await asyncio.sleep(POLL_S)
                 continue
+            leg = await self._offer(reservation, until)
+            if leg is None:
+                continue
             try:
-                leg = await self._offer(reservation, until)
-            except asyncio.CancelledError:
-                await asyncio.shield(self._withdraw(reservation))
-                raise
-            if leg is not None:
                 if call.outcome is not None:  # the debtor hung up while the agent answered
                     await leg.hangup()
                     await self._event(reservation.agent_id, CallEnded(call.call_id))
                     return None
-                self.held[reservation.agent_id] = call.call_id
-                return Connected(int(reservation.agent_id), leg, call.call_id)
+            except asyncio.CancelledError:
+                self._withdraw_later(reservation, leg)
+                raise
+            self.held[reservation.agent_id] = call.call_id
+            return Connected(int(reservation.agent_id), leg, call.call_id)
         return None
 
     async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
@@ -184,32 +196,59 @@ class Dispatcher:
 
     async def _offer(self, reservation: Reservation, until: float) -> ControlledCall | None:
         """Ring the reserved agent's softphone until `until`; the answered leg, or None
-        (the agent's state records why)."""
+        (the agent's state records why). Cancelled at any step (withdrawn while
+        ringing, or after the answer while the agent's state was being written, slow
+        on a starved machine), it returns at once and leaves the leg's hang-up and the
+        agent's release to `_withdrawal`: the leg must be hung up, or the softphone
+        stays on a call nobody will end."""
         agent, call_id = reservation.agent_id, reservation.call_id
-        binding = self.registrar.lookup(reservation.extension)
-        if binding is None:
-            await self._event(agent, Offer(call_id))
-            await self._event(agent, NoAnswer(call_id))
-            return None
-        await self._event(agent, Offer(call_id))
-        uri = str(binding.contact)
-        leg = await self.control.originate(uri, uri=uri,
-                                           ring_timeout=max(0.2, until - self.monotonic()))
+        leg: ControlledCall | None = None
         try:
+            binding = self.registrar.lookup(reservation.extension)
+            if binding is None:
+                await self._event(agent, Offer(call_id))
+                await self._event(agent, NoAnswer(call_id))
+                return None
+            await self._event(agent, Offer(call_id))
+            uri = str(binding.contact)
+            leg = await self.control.originate(
+                uri, uri=uri, ring_timeout=max(0.2, until - self.monotonic()))
             if await _answered(leg, until - self.monotonic()):
                 await self._event(agent, Answered(call_id))
                 return leg
+            final = await leg.hangup()
+            missed: StateEvent = Rejected(call_id) if final.outcome in (
+                Outcome.REJECTED, Outcome.BUSY) else NoAnswer(call_id)
+            await self._event(agent, missed)
+            return None
         except asyncio.CancelledError:
-            # Withdrawn while ringing, or after the answer while the agent's state was
-            # being written (slow when the machine is starved): the leg is hung up
-            # either way, or the softphone stays on a call nobody will end.
-            await asyncio.shield(leg.hangup())
+            self._withdraw_later(reservation, leg)
             raise
-        final = await leg.hangup()
-        missed: StateEvent = Rejected(call_id) if final.outcome in (
-            Outcome.REJECTED, Outcome.BUSY) else NoAnswer(call_id)
-        await self._event(agent, missed)
-        return None
+
+    def _withdraw_later(self, reservation: Reservation, leg: ControlledCall | None) -> None:
+        task = asyncio.ensure_future(self._withdrawal(reservation, leg))
+        self._withdrawals.add(task)
+        task.add_done_callback(self._withdrawals.discard)
+
+    def _give_back(self, reserving: asyncio.Future[Reservation | None]) -> None:
+        """A reservation made after its call's offer was withdrawn: withdraw it too."""
+        if reserving.cancelled() or reserving.exception() is not None:
+            return
+        reservation = reserving.result()
+        if reservation is not None:
+            self._withdraw_later(reservation, None)
+
+    async def _withdrawal(self, reservation: Reservation, leg: ControlledCall | None) -> None:
+        """A withdrawn offer, after the fact: the agent's leg hung up (up to 64*T1, 32 s,
+        when a softphone ignores the CANCEL), then the agent released; the agent
+        stays reserved meanwhile, their softphone being in no known state."""
+        try:
+            if leg is not None and leg.outcome is None:
+                await leg.hangup()
+            await self._withdraw(reservation)
+        except Exception:  # the task's boundary: the reconciler corrects what is left
+            logger.exception("agent %s: the withdrawal of call %s failed",
+                             reservation.agent_id, reservation.call_id)
 
     async def _withdraw(self, reservation: Reservation) -> None:
         """The offer was withdrawn: the agent goes back without penalty (or, if they
@@ -298,7 +337,7 @@ class Dispatcher:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        for task in self._timeouts:
+        for task in (*self._timeouts, *self._withdrawals):
             task.cancel()
 
 

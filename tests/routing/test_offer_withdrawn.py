@@ -1,8 +1,10 @@
 """An offer withdrawn at any point leaves no agent leg up: the softphone rung for a
 call is hung up whether the offer is withdrawn while it rings or just after it
 answered, while the agent's state is still being written (slow on a starved machine).
-Pure: the dispatcher's offer with fakes for the call control, registrar and agent
-service."""
+The withdrawal returns at once (the dialer plays the abandon message within its 2 s)
+and the hang-up and the agent's release follow, in that order, however long a
+softphone that ignores the CANCEL takes. Pure: the dispatcher's offer with fakes for
+the call control, registrar and agent service."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from routing.dispatch import Dispatcher
 from routing.live import Live, Reservation
 from routing.service import AgentService
 from routing.state import Answered, StateEvent
-from telephony.control import CallControl
+from telephony.control import CallControl, ControlledCall
 from telephony.sip.call_state import Outcome
 from telephony.sip.registrar import Registrar
 
@@ -30,6 +32,7 @@ class Leg:
     hung_up: int = 0
     outcome: Outcome | None = None
     ringing: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel_answered: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def events(self) -> AsyncIterator[SimpleNamespace]:
         if self.answers:
@@ -39,6 +42,7 @@ class Leg:
 
     async def hangup(self) -> SimpleNamespace:
         self.hung_up += 1
+        await self.cancel_answered.wait()  # the softphone's final response to our CANCEL
         self.outcome = Outcome.ENDED
         return SimpleNamespace(outcome=Outcome.ENDED)
 
@@ -81,23 +85,47 @@ def dispatcher(leg: Leg, service: Service) -> Dispatcher:
 RESERVED = Reservation("7", "call-1", "42", "1001", 3)
 
 
+async def withdrawn(leg: Leg, service: Service, *, after: asyncio.Event) -> Dispatcher:
+    """Offer `leg`, cancel the offer once `after` is set; the cancelled offer must end
+    without waiting for the leg's hang-up. The dispatcher, its withdrawal under way."""
+    routing = dispatcher(leg, service)
+    offer = asyncio.ensure_future(routing._offer(RESERVED, 1e9))
+    await after.wait()
+    offer.cancel()
+    async with asyncio.timeout(5):  # a hang guard: the softphone has not answered the CANCEL
+        await asyncio.gather(offer, return_exceptions=True)
+    assert offer.cancelled()
+    return routing
+
+
+async def finish(routing: Dispatcher, leg: Leg) -> None:
+    leg.cancel_answered.set()
+    async with asyncio.timeout(5):
+        await asyncio.gather(*routing._withdrawals)
+
+
 async def test_an_offer_withdrawn_after_the_answer_hangs_the_leg_up() -> None:
     leg, service = Leg(answers=True), Service()
-    offer = asyncio.ensure_future(dispatcher(leg, service)._offer(RESERVED, 1e9))
-    await service.answering.wait()  # the answer is being written
-    offer.cancel()
-    await asyncio.gather(offer, return_exceptions=True)
-    assert offer.cancelled()
-    assert leg.hung_up == 1
+    routing = await withdrawn(leg, service, after=service.answering)  # the answer being written
+    await finish(routing, leg)
+    assert leg.hung_up == 1 and service.seen[-1] == "Release"
 
 
 async def test_an_offer_withdrawn_while_ringing_hangs_the_leg_up() -> None:
     leg, service = Leg(answers=False), Service()
-    offer = asyncio.ensure_future(dispatcher(leg, service)._offer(RESERVED, 1e9))
-    await leg.ringing.wait()
-    offer.cancel()
-    await asyncio.gather(offer, return_exceptions=True)
-    assert offer.cancelled() and leg.hung_up == 1
+    routing = await withdrawn(leg, service, after=leg.ringing)
+    await finish(routing, leg)
+    assert leg.hung_up == 1 and service.seen == ["Offer", "Release"]
+
+
+async def test_the_agent_is_released_only_once_the_softphone_has_hung_up() -> None:
+    leg, service = Leg(answers=False), Service()
+    routing = await withdrawn(leg, service, after=leg.ringing)
+    for _ in range(10):  # the withdrawal runs: it hangs up and waits for the softphone
+        await asyncio.sleep(0)
+    assert leg.hung_up == 1 and leg.outcome is None and service.seen == ["Offer"]
+    await finish(routing, leg)
+    assert leg.outcome is Outcome.ENDED and service.seen == ["Offer", "Release"]
 
 
 async def test_an_answered_offer_keeps_its_leg() -> None:
@@ -106,3 +134,36 @@ async def test_an_answered_offer_keeps_its_leg() -> None:
     async with asyncio.timeout(5):  # a hang guard, not a timing assertion
         got = await dispatcher(leg, service)._offer(RESERVED, 1e9)
     assert got is cast(object, leg) and leg.hung_up == 0 and service.seen == ["Offer", "Answered"]
+
+
+@dataclass
+class SlowLive:
+    """Makes a reservation only when `done` is set (a slow Redis round trip)."""
+
+    asked: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def reserve(self, queue_id: str, call_id: str, now: datetime) -> Reservation:
+        self.asked.set()
+        await self.done.wait()
+        return RESERVED
+
+
+async def test_a_reservation_made_after_the_withdrawal_is_given_back() -> None:
+    leg, service, live = Leg(answers=False), Service(), SlowLive()
+    routing = Dispatcher(cast(Live, live), cast(AgentService, service),
+                         cast(CallControl, Control(leg)), cast(Registrar, Bindings()),
+                         lambda: datetime(2026, 11, 29, tzinfo=UTC))  # fmt: skip
+    call = SimpleNamespace(outcome=None, call_id="call-1")
+    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 2.0))
+    await live.asked.wait()
+    offer.cancel()
+    async with asyncio.timeout(5):  # a hang guard: the reservation is still being made
+        await asyncio.gather(offer, return_exceptions=True)
+    assert offer.cancelled() and service.seen == []
+    live.done.set()  # Redis reserved the agent after all
+    for _ in range(10):
+        await asyncio.sleep(0)
+    async with asyncio.timeout(5):
+        await asyncio.gather(*routing._withdrawals)
+    assert service.seen == ["Release"] and leg.hung_up == 0
