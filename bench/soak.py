@@ -198,6 +198,7 @@ async def _run(
         await _drain(path, args.talk * 2 + 30)
         await listener.sweep()
         idle = await sampler.take()
+        _print_leftovers(path)
     finally:
         for task in (running, refreshing):
             task.cancel()
@@ -277,6 +278,22 @@ async def _drain(path: CallPath, seconds: float) -> None:
         async with asyncio.timeout(seconds):
             while path.dialer.tasks:
                 await asyncio.wait(set(path.dialer.tasks))
+
+
+def _print_leftovers(path: CallPath, most: int = 20) -> None:
+    """What the call path still holds after the drain (what SIGUSR1 logs), and the call
+    legs still up: each leg's SIP state, work line (None: an agent's or a monitor's
+    leg), the outcomes it went through and how long ago it was placed."""
+    print(f"after the drain: {json.dumps(path.status())}", flush=True)
+    now, held = time.monotonic(), {call: agent for agent, call in path.dispatcher.held.items()}
+    legs = list(path.control.calls.values())
+    print(f"  {len(legs)} legs up: {sum(leg.line is not None for leg in legs)} to debtors "
+          f"(on a work line), {len(path.dispatcher.held)} agents held", flush=True)
+    for leg in legs[:most]:
+        print(f"  leg {leg.call_id}: {leg.sip.state.name}, line {leg.line}, "
+              f"{[event.outcome.name for event in leg.history]}, placed "
+              f"{now - leg.timeline.started:.0f} s ago, agent {held.get(leg.call_id)}",
+              flush=True)
 
 
 def report(
