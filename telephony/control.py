@@ -131,8 +131,9 @@ class CallControl:
     """`max_legs`: how many call legs (a debtor bridged to an agent is two) may be up at
     once; beyond it `originate` raises `AtCapacity` and new INVITEs from outside are
     answered 503 with Retry-After, so calls in progress keep their share of the machine.
-    The same happens, whatever the count, while the media clock is overloaded (its
-    ticks late on average: `telephony.media.load`)."""
+    While the media clock is overloaded (its ticks late on average:
+    `telephony.media.load`) `legs_free()` is 0 whatever the count, so the campaign
+    loop places no new call, and new INVITEs are answered 503 the same way."""
 
     def __init__(self, ua: UserAgent, media: MediaEngine, lines: WorkLines,
                  *, media_host: str = "127.0.0.1", max_legs: int | None = None) -> None:
@@ -165,14 +166,15 @@ class CallControl:
         placed (an agent rung first for the call they are about to make).
 
         Raises `LineRefused` for a line that is not a registered, active work line,
-        `AtCapacity` when the service holds `max_legs` call legs already.
+        `AtCapacity` when the service holds `max_legs` call legs already. The media
+        clock's overload does not refuse here: it holds back new calls where they are
+        decided (`legs_free()`, read by the campaign loop before it writes an attempt;
+        inbound INVITEs), while a call already decided, or a leg joining a call
+        already up (an agent for an answered debtor, a supervisor), is placed.
         """
         if (line is None) == (uri is None):
             raise ValueError("give a work line and a number, or a SIP URI")
-        if not self.has_room():
-            if self.media.clock.load.overloaded:
-                late = self.media.clock.load.average * 1e3
-                raise AtCapacity(f"the media clock is overloaded ({late:.1f} ms late on average)")
+        if self.max_legs is not None and len(self.calls) >= self.max_legs:
             raise AtCapacity(f"{len(self.calls)} call legs up, the limit is {self.max_legs}")
         ring_timeout = max(ring_timeout, MIN_RING_TIMEOUT) if line else ring_timeout
         target, caller, login = uri or "", "sip:callcase@" + self.media_host, None
