@@ -59,6 +59,7 @@ from telephony import store as telephony_store
 from telephony.control import CallControl
 from telephony.media.engine import MediaEngine
 from telephony.sip.bindings import Binding
+from telephony.sip.flood import FloodGuard
 from telephony.sip.registrar import Registrar
 from telephony.sip.ua import UserAgent
 from transcription.queue import enqueue
@@ -105,6 +106,8 @@ class CallPath:
                             rtp_timeout=tel.rtp_timeout_s or None))
             ua = await UserAgent.open(tel.sip_host, tel.sip_port, registrar=registrar)
             stack.callback(ua.close)
+            if tel.invite_rate:
+                ua.flood = FloodGuard(rate=tel.invite_rate, burst=2 * tel.invite_rate)
             control = CallControl(ua, media, lines, media_host=tel.sip_host,
                                   max_legs=tel.max_call_legs)
             stack.push_async_callback(control.close)

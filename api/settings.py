@@ -72,6 +72,7 @@ class TelephonySettings:
     rtp_ports: tuple[int, int] = (16384, 32768)
     rtp_timeout_s: int = 60  # hang up an answered call silent this long; 0: never
     max_call_legs: int = 1000  # call legs up at once (bridged = 2); beyond: 503, no new call
+    invite_rate: int = 10  # new INVITEs a second from one source before 503 (0: no limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,7 @@ class Settings:
                 rtp_ports=reader.port_range("CALLCASE_RTP_PORTS", (16384, 32768)),
                 rtp_timeout_s=reader.integer("CALLCASE_RTP_TIMEOUT_S", 60, 0, 3600),
                 max_call_legs=reader.integer("CALLCASE_MAX_CALL_LEGS", 1000, 1, 100_000),
+                invite_rate=reader.integer("CALLCASE_SIP_INVITE_RATE", 10, 0, 100_000),
             ),
             recording=RecordingSettings(
                 root=Path(reader.text("CALLCASE_RECORDINGS_DIR", "./var/recordings")),

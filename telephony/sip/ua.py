@@ -13,7 +13,8 @@ its :class:`~telephony.sip.transport.Core`. API for call control::
 Routing of new requests: REGISTER to the registrar (405 without one), CANCEL to the
 pending INVITE it names (200, then 487 for the INVITE; 481 if none), requests with a
 To tag to their dialog (481 if unknown), an INVITE to ``on_invite`` (480 without
-one; 503 with Retry-After while ``admit()`` says the service is full), OPTIONS 200
+one; 503 with Retry-After while ``admit()`` says the service is full, or while the
+source is flooding: ``flood``, :mod:`telephony.sip.flood`), OPTIONS 200
 whatever the Request-URI (scanners learn nothing from it), other methods 405. ACKs for
 2xx go to their dialog. Nothing here resolves DNS: targets are IP literals or come
 with a ``destination``.
@@ -24,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from telephony.sip.call import Call
 from telephony.sip.dialog import ALLOW, DialogKey, request_key
+from telephony.sip.flood import FloodGuard
 from telephony.sip.headers import NameAddr, SipUri, new_tag
 from telephony.sip.incoming import IncomingCall
 from telephony.sip.login import Login
@@ -55,6 +58,7 @@ class UserAgent:
     ) -> None:
         self.user, self.registrar, self.on_invite = user, registrar, on_invite
         self.admit: Callable[[], bool] = lambda: True  # False: new INVITEs get 503
+        self.flood: FloodGuard | None = None  # per source: INVITEs over its rate get 503
         self.calls: dict[DialogKey, Call] = {}
         self.offered: dict[TransactionKey, IncomingCall] = {}
         self._endpoint: SipEndpoint | None = None
@@ -214,6 +218,9 @@ class UserAgent:
         offered.caller_cancelled()
 
     def _offer(self, txn: ServerTransaction) -> None:
+        if self.flood is not None and not self._within_rate(txn.source[0]):
+            txn.reply(503, headers=[("Retry-After", str(RETRY_AFTER_S))], to_tag=new_tag())
+            return
         if not self.admit():  # at capacity: come back later, the calls up keep running
             txn.reply(503, headers=[("Retry-After", str(RETRY_AFTER_S))], to_tag=new_tag())
             return
@@ -229,6 +236,16 @@ class UserAgent:
 
         txn.on_end = forget
         self._spawn(self._run_handler(handler, offered))
+
+    def _within_rate(self, host: str) -> bool:
+        flood, now = self.flood, time.monotonic()
+        assert flood is not None
+        was = flood.flooding(host, now)
+        admitted = flood.admit(host, now)
+        if not admitted and not was:
+            logger.warning("INVITEs from %s over %g a second: answered 503 until it slows "
+                           "down for %g s", host, flood.rate, flood.hold)
+        return admitted
 
     async def _run_handler(self, handler: InviteHandler, offered: IncomingCall) -> None:
         try:
