@@ -215,7 +215,7 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
             if verdict is None:
                 return Ending(AttemptResult.HUNG_UP, "hung up during the greeting")
             return await _machine(deps, campaign, call, verdict)
-        connected = await _agent_within(offer, agent_deadline(verdict))
+        connected = await _agent_within(deps, offer, agent_deadline(verdict))
     except BaseException:
         await _withdraw(deps, offer)
         raise
@@ -225,13 +225,14 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
     return await _bridge_or_abandon(deps, call, connected, verdict)
 
 
-async def _agent_within(offer: asyncio.Future[Connected | None], seconds: float
-                        ) -> Connected | None:
+async def _agent_within(deps: CallDeps, offer: asyncio.Future[Connected | None],
+                        seconds: float) -> Connected | None:
     done, _ = await asyncio.wait({offer}, timeout=seconds)
     if offer in done:
         return offer.result()
-    offer.cancel()  # the dispatcher withdraws the reservation and hangs up its leg
-    await asyncio.gather(offer, return_exceptions=True)
+    # The dispatcher withdraws the reservation and hangs up its leg; an agent who
+    # came all the same (a cancel swallowed on the way) is released: too late.
+    await _withdraw(deps, offer)
     return None
 
 

@@ -151,6 +151,7 @@ class Dispatcher:
             leg = await self._offer(reservation, until)
             if leg is None:
                 continue
+            _raise_if_withdrawn(reservation, leg, self._withdraw_later)
             try:
                 if call.outcome is not None:  # the debtor hung up while the agent answered
                     await leg.hangup()
@@ -184,6 +185,7 @@ class Dispatcher:
         leg = await self._offer(reservation, self.monotonic() + ring_s)
         if leg is None:
             return "your softphone did not answer"
+        _raise_if_withdrawn(reservation, leg, self._withdraw_later)
         self.held[agent] = call_id
         return Connected(agent_id, leg, call_id)
 
@@ -339,6 +341,18 @@ class Dispatcher:
         self._timers.clear()
         for task in (*self._timeouts, *self._withdrawals):
             task.cancel()
+
+
+def _raise_if_withdrawn(reservation: Reservation, leg: ControlledCall,
+                       withdraw: Callable[[Reservation, ControlledCall], None]) -> None:
+    """An offer cancelled while it ended may still have come back with its leg: on
+    Python 3.11 `asyncio.wait_for` (asyncpg's timeouts use it) returns its result and
+    swallows a cancel that came in the same turn. The caller has withdrawn all the
+    same (and will not release what it does not get): hang up and release here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        withdraw(reservation, leg)
+        raise asyncio.CancelledError
 
 
 async def _answered(leg: ControlledCall, within: float) -> bool:

@@ -9,6 +9,7 @@ the call control, registrar and agent service."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,3 +168,36 @@ async def test_a_reservation_made_after_the_withdrawal_is_given_back() -> None:
     async with asyncio.timeout(5):
         await asyncio.gather(*routing._withdrawals)
     assert service.seen == ["Release"] and leg.hung_up == 0
+
+
+@dataclass
+class SwallowingService(Service):
+    """Writes `Answered` as a library call on Python 3.11 may: `asyncio.wait_for`
+    whose result is ready returns it and swallows a cancel that came meanwhile."""
+
+    async def call_event(self, agent: str, event: StateEvent) -> object:
+        self.seen.append(type(event).__name__)
+        if isinstance(event, Answered):
+            self.answering.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.written.wait()
+        return object()
+
+
+async def test_a_leg_that_comes_back_from_a_withdrawn_offer_is_hung_up_all_the_same() -> None:
+    leg, service = Leg(answers=True), SwallowingService()
+    routing = dispatcher(leg, service)
+    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
+    call = SimpleNamespace(outcome=None, call_id="call-1")
+    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
+    await service.answering.wait()
+    offer.cancel()  # swallowed inside the write of Answered: _offer returns the leg
+    async with asyncio.timeout(5):
+        await asyncio.gather(offer, return_exceptions=True)
+    assert offer.cancelled() and not routing.held
+    await finish(routing, leg)
+    assert leg.hung_up == 1 and service.seen == ["Offer", "Answered", "Release"]
+
+
+async def _reserved() -> Reservation:
+    return RESERVED
