@@ -170,10 +170,23 @@ def test_the_same_words_are_heard_with_a_warm_or_a_new_recogniser(
 ) -> None:
     """The Vosk model on a committed call (about 17 s of padded speech fed): a new
     recogniser per call (0), or one replaced every 5 s of audio (three times within the
-    call), hears what the warm one (600) hears, word times included."""
+    call), hears what the warm one (600) hears, word times included. Replaced within a
+    call, the same words may come with confidences a few thousandths apart and a time
+    a millisecond apart (seen on one VM of two: Kaldi's lattice scores over a longer
+    stream, and the offset of the seconds fed before, in floating point); the rest of
+    the transcript is the same."""
     assert isinstance(vosk, VoskRecognizer)
     audio = load_call(name).audio
     if name not in warm:
         warm[name] = _json(transcribe(audio, vosk))
-    assert len(json.loads(warm[name])["words"]) >= 10
-    assert _json(transcribe(audio, vosk.recycling(recycle))) == warm[name]
+    expected = json.loads(warm[name])
+    assert len(expected["words"]) >= 10
+    got = json.loads(_json(transcribe(audio, vosk.recycling(recycle))))
+    assert [w["text"] for w in got["words"]] == [w["text"] for w in expected["words"]]
+    for mine, theirs in zip(got["words"], expected["words"], strict=True):
+        assert mine["speaker"] == theirs["speaker"]
+        assert (mine["start"], mine["end"]) == pytest.approx(
+            (theirs["start"], theirs["end"]), abs=0.002)
+        assert mine["confidence"] == pytest.approx(theirs["confidence"], abs=0.01)
+    rest = {key for key in expected if key != "words"}
+    assert {key: got[key] for key in rest} == {key: expected[key] for key in rest}
