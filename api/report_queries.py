@@ -1,25 +1,32 @@
 """The month-end reports' SQL: each query's text and arguments (no IO here).
 
-A report is three set-based aggregate queries (never one per case):
+A report is four set-based aggregate queries (never one per case):
 
 1. the portfolio (:func:`portfolio`): the month's cases of each group (a materialised
-   CTE), their balances, payments, QA marks, complaints, promises due, contact floor
-   and, by batch and agent, the calls on them (read from the (case, time) index);
-2. the calls (:func:`calls`): grouped by campaign first and given their client after
-   (a campaign's client, else the case's), bucketed by the clients' month bounds, so
-   the month's calls are never joined with their cases one by one;
-3. QA coverage (:func:`qa`): the month's recorded calls of agents, sampled, reviewed.
+   CTE), their balances, payments, QA marks, complaints, promises due and, by batch and
+   agent, the calls on them;
+2. the contact floor (:func:`floor`): the cases with a floor deadline in the month, and
+   whether the calls on each met it (a query of its own, to be read at the same time);
+3. the calls (:func:`calls`): the month's tally of calls by group;
+4. QA coverage (:func:`qa`): the month's recorded calls of agents, sampled, reviewed.
 
-What the calls count is on the calls themselves: the month's calls are read from the
-index on attempts (placed_at) that carries every column the reports group and count
-by, and a call's right-party and promise flags are set when its action code is filed
-(:func:`cases.actions.mark_attempt`), so no report looks actions up. By campaign, the
-cases each campaign called in the month are the rows of ``campaign_cases`` (kept by a
-trigger as calls are placed; dialer/migrations/0005_report_indexes.sql).
+What the calls count is kept as they happen, so no report reads the month's calls one
+by one. ``call_tally`` holds, per (month, campaign, case, agent), the calls placed,
+connected, with a right-party or promise code, abandoned (a trigger on attempts keeps
+it as calls are placed, bridged, ended and coded: dialer/migrations/0006_call_tally.sql;
+its month is that of the case's client's zone, and a campaign calls its client's cases
+only). By campaign, the cases each campaign called in the month are the rows of
+``campaign_cases`` (dialer/migrations/0005_report_indexes.sql). The contact floor still
+reads each due case's calls from the index on attempts (case, time): its deadlines fall
+at any instant of the month. QA coverage reads the recordings' sampled and reviewed
+marks (recording/ and transcription/migrations/0003_qa_marks.sql) from the index on
+recordings (client, start) alone.
 
 Every query takes the clients in scope as arrays ($1-$7: the client, its month's start
-and end, its contact floor; $8-$9: the span of every client's month). The SQL only
-ever takes fixed fragments chosen by the group; every value is a parameter.
+and end, its contact floor), then what else it reads by: the span of every client's
+month ($8-$9; the floor's from the earliest call a deadline counts), the month as a
+date (the calls' $8). The SQL only ever takes fixed fragments chosen by the group; every
+value is a parameter.
 """
 
 from __future__ import annotations
@@ -51,15 +58,15 @@ class MonthScope:
     ends: tuple[datetime, ...]
     floors: tuple[Floor, ...]
 
-    def args(self) -> tuple[object, ...]:
-        """$1-$9 of every report query: the month per client, its floor, the span."""
+    def clients(self) -> tuple[object, ...]:
+        """$1-$7 of every report query: the month per client, its floor."""
         columns = list(zip(*self.floors, strict=True))  # a scope has at least one client
         return (list(self.client_ids), list(self.starts), list(self.ends),
-                *(list(c) for c in columns), min(self.starts), max(self.ends))
+                *(list(c) for c in columns))
 
-    def boundaries(self) -> list[datetime]:
-        """Every client's month start and end, sorted: the calls' time buckets."""
-        return sorted(set(self.starts) | set(self.ends))
+    def args(self) -> tuple[object, ...]:
+        """$1-$9 of a query that reads by time: the clients, the span of their months."""
+        return (*self.clients(), min(self.starts), max(self.ends))
 
     def floor_start(self) -> datetime:
         """The earliest attempt a floor deadline in the month can count."""
@@ -72,79 +79,48 @@ m AS (SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $
                            $5::interval[], $6::int[], $7::interval[])
         AS m(client_id, t0, t1, first_n, first_p, more_n, more_p))"""
 
-# What a call counts for: its result, and the flags its action codes set on it.
-_COUNTS = """
-    count(*) FILTER (WHERE a.result = 'connected') AS connected,
-    count(*) FILTER (WHERE a.result = 'connected' AND a.right_party) AS right_party_contacts,
-    count(*) FILTER (WHERE a.result = 'connected' AND a.promise_to_pay) AS promises_to_pay,
-    count(*) FILTER (WHERE a.result = 'abandoned') AS abandoned"""
-_SUMS = ", ".join(f"sum({n}) AS {n}" for n in (
-    "calls", "connected", "right_party_contacts", "promises_to_pay", "abandoned"))
-# The month's calls bucketed by the clients' month bounds ($10, sorted): a bucket is in
-# a client's month when both its ends are. A call's client is its campaign's (a
-# campaign calls its client's cases only), else its case's. The calls are grouped
-# first and only then given their client: no join of every call with its case.
+# The month's tally of calls (call_tally) by group, each client's month being the
+# rows of its cases for the month ($8). A row none of whose calls is left (placed
+# without an agent, then bridged) counts nothing; a group is there when it has a call
+# (by batch: a connected or abandoned one, as the calls on the cases are counted with
+# them, :data:`_TRIED`).
 _CALLS = f"""
-WITH {_M},
-g AS (
-    SELECT a.campaign_id, CASE WHEN a.campaign_id IS NULL THEN a.case_id END AS lone,
-           width_bucket(a.placed_at, $10::timestamptz[]) AS bucket, {{key}} AS key,
-           count(*) AS calls, {_COUNTS}
-      FROM attempts a
-     WHERE a.placed_at >= $8 AND a.placed_at < $9
-     GROUP BY 1, 2, 3, 4)
-SELECT {{outer}} AS key, {_SUMS}
-  FROM g LEFT JOIN campaigns cp ON cp.id = g.campaign_id
-  JOIN m ON m.client_id = coalesce(cp.client_id,
-                                   (SELECT c.client_id FROM cases c WHERE c.id = g.lone))
-   AND ($10::timestamptz[])[g.bucket] >= m.t0 AND ($10::timestamptz[])[g.bucket + 1] <= m.t1
- GROUP BY 1
-"""
-
-# By batch the connected and abandoned calls are read with their case, each in its
-# case's client's month (the calls are counted on the cases, :data:`_TRIED`).
-_CALLS_BY_BATCH = f"""
 WITH {_M}
-SELECT c.first_batch_id AS key, {_COUNTS}
-  FROM attempts a JOIN cases c ON c.id = a.case_id JOIN m ON m.client_id = c.client_id
-   AND ($10::timestamptz[])[width_bucket(a.placed_at, $10::timestamptz[])] >= m.t0
-   AND ($10::timestamptz[])[width_bucket(a.placed_at, $10::timestamptz[]) + 1] <= m.t1
- WHERE a.result IN ('connected', 'abandoned') AND a.placed_at >= $8 AND a.placed_at < $9
+SELECT {{key}} AS key{{calls}}, sum(t.connected) AS connected,
+       sum(t.right_party) AS right_party_contacts, sum(t.promises) AS promises_to_pay,
+       sum(t.abandoned) AS abandoned
+  FROM call_tally t JOIN m ON m.client_id = t.client_id
+ WHERE t.month = $8 AND {{counted}}
  GROUP BY 1
 """
 
 _CASE_KEY = {GroupBy.CLIENT: "c.client_id", GroupBy.BATCH: "c.first_batch_id",
              GroupBy.AGENT: "coalesce(c.assigned_agent_id, 0)"}
-# The calls' groups: (key in the grouped calls, key of the row).
-_CALL_KEY = {GroupBy.CLIENT: ("0", "m.client_id"),
-             GroupBy.CAMPAIGN: ("0", "coalesce(g.campaign_id, 0)"),
-             GroupBy.AGENT: ("coalesce(a.agent_id, 0)", "g.key")}
+# The calls' groups: the tally's column.
+_CALL_KEY = {GroupBy.CLIENT: "t.client_id", GroupBy.BATCH: "t.batch_id",
+             GroupBy.CAMPAIGN: "t.campaign_id", GroupBy.AGENT: "t.agent_id"}
 _QA_KEY = {GroupBy.CLIENT: "r.client_id", GroupBy.BATCH: "c.first_batch_id",
            GroupBy.CAMPAIGN: "coalesce(r.campaign_id, 0)", GroupBy.AGENT: "r.agent_id"}
 
-# The month's cases of each group: placed before the month ended, not finished before
-# it began; by campaign, the cases the campaign called in the month ($10, in the case's
-# client's zone).
-_PLACED = """
+# The month's cases of each group, as (the cases joined, the condition on them): placed
+# before the month ended, not finished before it began; by campaign, the cases the
+# campaign called in the month (in the case's client's zone; {month}: its parameter).
+_PLACED = ("cases c JOIN batches b ON b.id = c.first_batch_id",
+           "b.received_at < m.t1 AND NOT (c.status IN ('paid', 'closed') AND c.updated_at < m.t0)")
+_CALLED = ("campaign_cases g JOIN cases c ON c.id = g.case_id", "g.month = {month}")
+# The month's cases with what the portfolio counts on them, and their client's month (not
+# its floor: the rows stay narrow enough to be held in memory).
+_RC = """
 rc AS MATERIALIZED (
-    SELECT c.id AS case_id, {key} AS key, c.balance, c.assigned_at, m.*
-      FROM cases c JOIN m ON m.client_id = c.client_id
-      JOIN batches b ON b.id = c.first_batch_id
-     WHERE b.received_at < m.t1
-       AND NOT (c.status IN ('paid', 'closed') AND c.updated_at < m.t0))"""
-_CALLED = """
-rc AS MATERIALIZED (
-    SELECT g.campaign_id AS key, c.id AS case_id, c.balance, c.assigned_at, m.*
-      FROM campaign_cases g JOIN cases c ON c.id = g.case_id
-      JOIN m ON m.client_id = c.client_id
-     WHERE g.month = $10)"""
-# Calls on each case of the group, read from the index on attempts (case, time).
+    SELECT c.id AS case_id, {key} AS key, c.balance, c.assigned_at, m.t0, m.t1
+      FROM {cases} JOIN m ON m.client_id = c.client_id
+     WHERE {condition})"""
+# Calls on each case of the group in its client's month: the case's rows of the tally.
 _TRIED = """,
 tried AS (
-    SELECT rc.key, sum(n.n) AS attempts
-      FROM rc CROSS JOIN LATERAL (SELECT count(*) AS n FROM attempts a
-                                   WHERE a.case_id = rc.case_id AND a.placed_at >= rc.t0
-                                     AND a.placed_at < rc.t1) n
+    SELECT rc.key, sum(t.calls) AS attempts
+      FROM rc JOIN call_tally t ON t.case_id = rc.case_id
+     WHERE t.month = $10 AND t.client_id = ANY($1)
      GROUP BY rc.key)"""
 
 _PORTFOLIO = """
@@ -171,14 +147,27 @@ prom AS (
            count(*) FILTER (WHERE p.status = 'broken') AS promises_broken
       FROM promises p JOIN rc ON rc.case_id = p.case_id
      WHERE p.due_date >= $10 AND p.due_date < $11
-     GROUP BY rc.key),
+     GROUP BY rc.key)
+SELECT a.*, p.amount_recovered, r.promises_due, r.promises_kept, r.promises_broken{tried_columns}
+  FROM accts a LEFT JOIN paid p USING (key) LEFT JOIN prom r USING (key){tried_join}
+"""
+
+# The contact floor, a query of its own (read at the same time as the portfolio): the
+# month's cases of the group with a floor deadline in the month, in case order, so that
+# their calls ($8-$9: from the earliest a deadline counts) are read from the index on
+# attempts (case, time) page after page.
+_FLOOR = """
+WITH {m},
 due AS MATERIALIZED (
-    SELECT rc.case_id, rc.key, rc.assigned_at, rc.first_n, rc.first_n + rc.more_n AS total_n,
-           d.d1, d.d2, d.d1 >= rc.t0 AND d.d1 < rc.t1 AS at1, d.d2 >= rc.t0 AND d.d2 < rc.t1 AS at2
-      FROM rc CROSS JOIN LATERAL (SELECT rc.assigned_at + rc.first_p AS d1,
-                                         rc.assigned_at + rc.first_p + rc.more_p AS d2) d
-     WHERE rc.first_n IS NOT NULL AND rc.assigned_at IS NOT NULL
-       AND ((d.d1 >= rc.t0 AND d.d1 < rc.t1) OR (d.d2 >= rc.t0 AND d.d2 < rc.t1))),
+    SELECT c.id AS case_id, {key} AS key, c.assigned_at, m.first_n,
+           m.first_n + m.more_n AS total_n, d.d1, d.d2,
+           d.d1 >= m.t0 AND d.d1 < m.t1 AS at1, d.d2 >= m.t0 AND d.d2 < m.t1 AS at2
+      FROM {cases} JOIN m ON m.client_id = c.client_id
+     CROSS JOIN LATERAL (SELECT c.assigned_at + m.first_p AS d1,
+                                c.assigned_at + m.first_p + m.more_p AS d2) d
+     WHERE {condition} AND m.first_n IS NOT NULL AND c.assigned_at IS NOT NULL
+       AND ((d.d1 >= m.t0 AND d.d1 < m.t1) OR (d.d2 >= m.t0 AND d.d2 < m.t1))
+     ORDER BY c.id),
 held AS (
     SELECT d.case_id, d.key,
            bool_or(h.placed_at <= d.d1 AND (h.released_at IS NULL OR h.released_at > d.d1))
@@ -192,7 +181,7 @@ tally AS (
            count(*) AS n2, min(a.placed_at) FILTER (WHERE a.right_party) AS first_rpc
       FROM due d JOIN attempts a ON a.case_id = d.case_id
      WHERE a.placed_at >= d.assigned_at AND a.placed_at < d.d2
-       AND a.placed_at >= $12 AND a.placed_at < $9
+       AND a.placed_at >= $8 AND a.placed_at < $9
      GROUP BY d.case_id, d.key),
 judged AS (
     SELECT d.key,
@@ -202,27 +191,22 @@ judged AS (
            coalesce(t.n2, 0) >= d.total_n OR coalesce(t.first_rpc < d.d2, false) AS ok2
       FROM due d
       LEFT JOIN held h ON h.case_id = d.case_id AND h.key = d.key
-      LEFT JOIN tally t ON t.case_id = d.case_id AND t.key = d.key),
-floor AS (
-    SELECT key, count(*) FILTER (WHERE due1 OR due2) AS floor_due,
-           count(*) FILTER (WHERE (due1 OR due2) AND (ok1 OR NOT due1) AND (ok2 OR NOT due2))
-               AS floor_met
-      FROM judged GROUP BY key)
-SELECT a.*, p.amount_recovered, r.promises_due, r.promises_kept, r.promises_broken,
-       f.floor_due, f.floor_met{tried_columns}
-  FROM accts a LEFT JOIN paid p USING (key) LEFT JOIN prom r USING (key)
-  LEFT JOIN floor f USING (key){tried_join}
+      LEFT JOIN tally t ON t.case_id = d.case_id AND t.key = d.key)
+SELECT key, count(*) FILTER (WHERE due1 OR due2) AS floor_due,
+       count(*) FILTER (WHERE (due1 OR due2) AND (ok1 OR NOT due1) AND (ok2 OR NOT due2))
+           AS floor_met
+  FROM judged GROUP BY key
 """
 
+# The recordings of the month's calls of agents, each client's from the index on
+# recordings (client, start) alone, with QA's marks on them.
 _QA = """
 WITH {m}
-SELECT {key} AS key, count(*) AS recorded_calls, count(s.id) AS sampled_calls,
-       count(*) FILTER (WHERE s.id IS NOT NULL AND EXISTS (
-           SELECT 1 FROM qa_reviews v WHERE v.recording_id = r.id)) AS reviewed_calls
-  FROM recordings r JOIN m ON m.client_id = r.client_id {join}
-  LEFT JOIN qa_samples s ON s.recording_id = r.id
+SELECT {key} AS key, count(*) AS recorded_calls, count(*) FILTER (WHERE r.sampled)
+           AS sampled_calls, count(*) FILTER (WHERE r.sampled AND r.reviewed) AS reviewed_calls
+  FROM m JOIN recordings r ON r.client_id = m.client_id
+   AND r.started_at >= m.t0 AND r.started_at < m.t1 {join}
  WHERE r.started_at >= $8 AND r.started_at < $9
-   AND r.started_at >= m.t0 AND r.started_at < m.t1
    AND r.agent_id IS NOT NULL AND r.state IN ('finished', 'recovered')
  GROUP BY 1
 """
@@ -236,28 +220,46 @@ NAMES = {
 }
 
 
+def _month_cases(by: GroupBy, month: str) -> dict[str, str]:
+    """The fragments of a group's month's cases (:data:`_PLACED`, :data:`_CALLED`)."""
+    if by is GroupBy.CAMPAIGN:
+        cases, condition = _CALLED
+        return {"key": "g.campaign_id", "cases": cases,
+                "condition": condition.format(month=month)}
+    cases, condition = _PLACED
+    return {"key": _CASE_KEY[by], "cases": cases, "condition": condition}
+
+
 def portfolio(scope: MonthScope, by: GroupBy, *, attempts: bool = True) -> Query:
     """Case figures; by batch and agent with the attempts on the cases (unless not
     `attempts`: the agent evaluation does not need them)."""
-    args = [*scope.args(), scope.month, next_month(scope.month), scope.floor_start()]
-    parts = {"m": _M, "rc": _PLACED.format(key=_CASE_KEY.get(by, "")), "tried": "",
+    args = [*scope.args(), scope.month, next_month(scope.month)]
+    parts = {"m": _M, "rc": _RC.format(**_month_cases(by, "$10")), "tried": "",
              "tried_columns": "", "tried_join": ""}
-    if by is GroupBy.CAMPAIGN:
-        parts.update(rc=_CALLED)
-    elif attempts and by in (GroupBy.BATCH, GroupBy.AGENT):
+    if attempts and by in (GroupBy.BATCH, GroupBy.AGENT):
         calls_ = ", t.attempts AS calls" if by is GroupBy.BATCH else ""
         parts.update(tried=_TRIED, tried_columns=", t.attempts" + calls_,
                      tried_join=" LEFT JOIN tried t USING (key)")
     return _PORTFOLIO.format(**parts), args
 
 
+def floor(scope: MonthScope, by: GroupBy) -> Query:
+    """The contact floor's deadlines in the month and those met, by the case's group."""
+    args = [*scope.clients(), scope.floor_start(), max(scope.ends)]
+    if by is GroupBy.CAMPAIGN:
+        args.append(scope.month)
+    return _FLOOR.format(m=_M, **_month_cases(by, "$10")), args
+
+
 def calls(scope: MonthScope, by: GroupBy) -> Query:
-    """Call figures by the call's group."""
-    if by is GroupBy.BATCH:
-        return _CALLS_BY_BATCH, [*scope.args(), scope.boundaries()]
-    inner, outer = _CALL_KEY[by]
-    sql = _CALLS.replace("{key}", inner).replace("{outer}", outer)
-    return sql, [*scope.args(), scope.boundaries()]
+    """Call figures by the call's group (by batch without the calls: :data:`_TRIED`)."""
+    batch = by is GroupBy.BATCH
+    parts = {"{key}": _CALL_KEY[by], "{calls}": "" if batch else ", sum(t.calls) AS calls",
+             "{counted}": "(t.connected > 0 OR t.abandoned > 0)" if batch else "t.calls > 0"}
+    sql = _CALLS
+    for name, part in parts.items():
+        sql = sql.replace(name, part)
+    return sql, [*scope.clients(), scope.month]
 
 
 def qa(scope: MonthScope, by: GroupBy) -> Query:

@@ -4,10 +4,10 @@ A report reads, all on one REPEATABLE READ snapshot so its figures agree:
 
 1. the clients in scope, each with its month in its own zone and its rule pack's
    contact floor (:func:`month_scope`);
-2. three set-based aggregate queries (never one per case), the portfolio, the calls
-   and QA coverage (:mod:`api.report_queries`), at the same time on three connections
-   of the pool when it has them: the first exports its snapshot and the others
-   import it (:class:`Reader`);
+2. four set-based aggregate queries (never one per case), the portfolio, the contact
+   floor, the calls and QA coverage (:mod:`api.report_queries`), at the same time on
+   four connections of the pool when it has them: the first exports its snapshot and
+   the others import it (:class:`Reader`);
 3. the groups' names.
 
 What each figure counts and how it is attributed is
@@ -93,8 +93,15 @@ class Reader:
         if self.pool is None or self.snapshot_id is None:
             return [await self.conn.fetch(sql, *args) for sql, args in queries]
         (sql, args), rest = queries[0], queries[1:]
-        return list(await asyncio.gather(self.conn.fetch(sql, *args),
-                                         *(self._on_helper(query) for query in rest)))
+        # Every query is let finish before a failure is raised: the snapshot's own
+        # connection is then idle, and its transaction ends with the failure itself.
+        done = await asyncio.gather(self.conn.fetch(sql, *args),
+                                    *(self._on_helper(query) for query in rest),
+                                    return_exceptions=True)
+        for result in done:
+            if isinstance(result, BaseException):
+                raise result
+        return [result for result in done if not isinstance(result, BaseException)]
 
     async def _on_helper(self, query: Query) -> list[asyncpg.Record]:
         assert self.pool is not None
@@ -108,7 +115,8 @@ class Reader:
 @asynccontextmanager
 async def snapshot(db: Db | Reader) -> AsyncIterator[Reader]:
     """One REPEATABLE READ snapshot for a report (a given connection's transaction, or
-    a pool's connection that exports it to up to 2 more when the pool allows)."""
+    a pool's connection that exports it to up to 3 more when the pool allows: a pool of
+    3 reads two queries beside the first, and the last once one of them is done)."""
     if isinstance(db, Reader):
         yield db
     elif isinstance(db, asyncpg.Pool):
@@ -145,9 +153,10 @@ async def monthly_report(db: Db | Reader, *, month: date, by: str,
         scope = await month_scope(reader.conn, first, client_id)
         if not scope.client_ids:
             return MonthlyReport(first, group, client_id, ())
-        cases, calls, qa = await reader.fetch_all(
-            q.portfolio(scope, group), q.calls(scope, group), q.qa(scope, group))
-        totals = merge(_keyed(cases), _keyed(qa), _keyed(
+        cases, floor, calls, qa = await reader.fetch_all(
+            q.portfolio(scope, group), q.floor(scope, group), q.calls(scope, group),
+            q.qa(scope, group))
+        totals = merge(_keyed(cases), _keyed(floor), _keyed(qa), _keyed(
             calls, calls_are_attempts=group in (GroupBy.CLIENT, GroupBy.CAMPAIGN)))
         names = await _names(reader.conn, group, [k for k in totals if k != 0])
     return MonthlyReport(first, group, client_id, report_rows(totals, names, client_id))

@@ -18,12 +18,14 @@ loads, every row being consistent by construction), a month of work for three cl
   connected ones with an agent (80% the case's own) and an action code (15% PTP, 25%
   RPC, 5% CB, 8% REF, 2% PAID, 1% DSP; 20% TPC, 8% WN, 16% HU; drawn from a hash of the
   call's time, so that each call carries its code's right-party and promise flags as
-  wrap-up sets them), and the cases each campaign called (`campaign_cases`, which a
-  trigger keeps as calls are placed; the triggers are off while loading);
+  wrap-up sets them), the cases each campaign called (`campaign_cases`) and the
+  month's tally of calls (`call_tally`), which triggers keep as calls are placed, ended
+  and coded (the triggers are off while loading: both are written from the calls);
 - a promise per PTP (due 1-14 days later: kept, broken, pending, cancelled), two
   payments on 3.5% of cases (September to mid-November), a recording per connected
-  call, a 15% QA sample, 80% of it reviewed (5% with an auto-fail), the QA compliance
-  marks, complaints on 0.1% of cases;
+  call, a 15% QA sample, 80% of it reviewed (5% with an auto-fail; each recording
+  carries its sampled and reviewed marks from the start, as the QA triggers set them),
+  the QA compliance marks, complaints on 0.1% of cases;
 
 prints how long each table took, VACUUM ANALYZEs, then times
 `api.reports.monthly_report` by client, batch, campaign and agent over every client
@@ -31,7 +33,7 @@ prints how long each table took, VACUUM ANALYZEs, then times
 and `agent_figures` for BANKA, measures the CPU seconds of each report's queries run
 one after the other by one backend (a figure other jobs do not skew), prints the plans
 with --explain, and drops the database unless --keep. --reuse skips the load when the
-database is already there (it must have been kept with the same sizes).
+database is already there (it must have been kept with the same sizes) and keeps it.
 """
 
 from __future__ import annotations
@@ -165,6 +167,21 @@ SELECT DISTINCT date_trunc('month', a.placed_at AT TIME ZONE cl.time_zone)::date
        coalesce(a.campaign_id, 0), a.case_id
   FROM attempts a JOIN cases c ON c.id = a.case_id JOIN clients cl ON cl.id = c.client_id
 """
+# The month's tally of calls, as the trigger on attempts keeps it (off while loading;
+# the same statement as dialer/migrations/0006_call_tally.sql).
+CALL_TALLY = """
+INSERT INTO call_tally (month, campaign_id, case_id, agent_id, client_id, batch_id, calls,
+                        connected, right_party, promises, abandoned)
+SELECT date_trunc('month', a.placed_at AT TIME ZONE cl.time_zone)::date,
+       coalesce(a.campaign_id, 0), a.case_id, coalesce(a.agent_id, 0), c.client_id,
+       c.first_batch_id, count(*),
+       count(*) FILTER (WHERE a.result = 'connected'),
+       count(*) FILTER (WHERE a.result = 'connected' AND a.right_party),
+       count(*) FILTER (WHERE a.result = 'connected' AND a.promise_to_pay),
+       count(*) FILTER (WHERE a.result = 'abandoned')
+  FROM attempts a JOIN cases c ON c.id = a.case_id JOIN clients cl ON cl.id = c.client_id
+ GROUP BY 1, 2, 3, 4, 5, 6
+"""
 PROMISES = """
 INSERT INTO promises (case_id, action_id, amount, due_date, status, created_at)
 SELECT case_id, id, 500 + floor(random() * 5000), due,
@@ -182,28 +199,31 @@ SELECT client_id, id, round((balance * (0.02 + random() * 0.5))::numeric, 2) + 0
        'P' || id || '-' || k, now()
 FROM cases CROSS JOIN generate_series(1, 2) k WHERE random() < 0.035
 """
+# A recording per connected call, drawn into the QA sample (15%) and reviewed (80% of
+# the sample) here: the samples and reviews below are those of the recordings marked so,
+# as the triggers on them would have marked them (off while loading).
 RECORDINGS = f"""
 INSERT INTO recordings (call_id, attempt_id, case_id, client_id, agent_id, campaign_id,
     started_at, duration_ms, size_bytes, channels, sample_rate, sha256, storage_uri, state,
-    retention_until, prev_hash, row_hash, created_at)
+    retention_until, prev_hash, row_hash, created_at, sampled, reviewed)
 SELECT 'call-' || id, id, case_id, {CLIENT_OF.format(g="case_id")}, agent_id, campaign_id,
        answered_at, 77000, 1232044, 2, 8000, md5(id::text) || md5(id::text),
        'bench/' || id || '.wav', 'finished', timestamptz '2031-10-01 00:00+00', repeat('0', 64),
-       lpad(to_hex(id), 64, '0'), ended_at
-FROM attempts WHERE result = 'connected'
+       lpad(to_hex(id), 64, '0'), ended_at, u < 0.15, u < 0.15 * 0.8
+FROM (SELECT a.*, random() AS u FROM attempts a WHERE a.result = 'connected') a
 """
 SAMPLES = """
 INSERT INTO qa_samples (month, recording_id, agent_id, client_id, reason, stratum, seed,
     sampled_at)
 SELECT date '2026-10-01', id, agent_id, client_id, 'random', 's', 'bench', now()
-FROM recordings WHERE random() < 0.15
+FROM recordings WHERE sampled
 """
 REVIEWS = """
 INSERT INTO qa_reviews (recording_id, case_id, client_id, agent_id, scorecard_id, reviewer_id,
     answers, score, auto_failed, month, created_at)
 SELECT s.recording_id, r.case_id, r.client_id, r.agent_id, r.client_id, $1, '{}', 90,
        CASE WHEN random() < 0.05 THEN '{no_threats}'::text[] ELSE '{}' END, s.month, now()
-FROM qa_samples s JOIN recordings r ON r.id = s.recording_id WHERE random() < 0.8
+FROM qa_samples s JOIN recordings r ON r.id = s.recording_id WHERE r.reviewed
 """
 COMPLIANCE = """
 INSERT INTO qa_compliance (case_id, month, client_id, compliant, failed_items, review_ids,
@@ -233,7 +253,7 @@ async def load(conn: asyncpg.Connection, cases: int, attempts: int) -> None:
         ("debtors", DEBTORS, (cases,)), ("cases", CASES, (cases,)),
         ("phones", PHONES, (cases,)), ("case_holds", HOLDS, ()),
         ("attempts", ATTEMPTS, (attempts, cases)), ("campaign_cases", CAMPAIGN_CASES, ()),
-        ("actions", ACTIONS, ()),
+        ("call_tally", CALL_TALLY, ()), ("actions", ACTIONS, ()),
         ("promises", PROMISES, ()), ("payments", PAYMENTS, ()),
         ("recordings", RECORDINGS, ()), ("qa_samples", SAMPLES, ()),
         ("qa_reviews", REVIEWS, (qa_user,)), ("qa_compliance", COMPLIANCE, ()),
@@ -344,7 +364,7 @@ async def run(args: argparse.Namespace) -> None:
                   flush=True)
         for by in GROUPS:
             parts = await cpu_seconds(url, by)
-            print(f"  by {by:8}: CPU s per query (portfolio, calls, QA; one backend) "
+            print(f"  by {by:8}: CPU s per query (portfolio, floor, calls, QA; one backend) "
                   + ", ".join(f"{p:.1f}" for p in parts) + f"; total {sum(parts):.1f},"
                   f" on 2 idle cores about {max(max(parts), sum(parts) / 2):.1f} s",
                   flush=True)
@@ -360,7 +380,7 @@ async def run(args: argparse.Namespace) -> None:
         print_table(results)
     finally:
         await pool.close()
-    if not args.keep:
+    if not (args.keep or args.reuse):  # a database reused is kept: it took long to load
         admin = await asyncpg.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")))
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
@@ -385,7 +405,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
-    parser.add_argument("--reuse", action="store_true", help="time a kept database")
+    parser.add_argument("--reuse", action="store_true", help="time a kept database (kept again)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -1,7 +1,9 @@
-"""What the reports read from the calls instead of the actions: the right-party and
-promise flags a filed code sets on its call, and the cases each campaign called in a
-month; kept as codes are filed and calls placed, and computed by the migration for
-the calls already there (dialer/migrations/0005_report_indexes.sql)."""
+"""What the reports read instead of the calls, codes and QA rows themselves: the
+right-party and promise flags a filed code sets on its call, the cases each campaign
+called in a month, the month's tally of calls and QA's marks on the recordings; kept as
+codes are filed, calls placed and samples and reviews written, and computed by the
+migrations for what is already there (dialer/migrations/0005_report_indexes.sql,
+0006_call_tally.sql; recording/ and transcription/migrations/0003_qa_marks.sql)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,62 @@ LOOKUP = {
                         " WHERE x.attempt_id = a.id AND k.creates_promise)",
 }
 FLAGS = "SELECT id, right_party, promise_to_pay FROM attempts ORDER BY id"
-THIS = "0005_report_indexes.sql"
+REPORT_MIGRATIONS = [("dialer", "0005_report_indexes.sql"), ("dialer", "0006_call_tally.sql"),
+                     ("recording", "0003_qa_marks.sql"), ("transcription", "0003_qa_marks.sql")]
 MEMBERS = "SELECT month, campaign_id, case_id FROM campaign_cases ORDER BY 1, 2, 3"
+TALLY = "SELECT * FROM call_tally WHERE calls > 0 ORDER BY 1, 2, 3, 4"
+MARKS = "SELECT id, sampled, reviewed FROM recordings ORDER BY id"
+
+_M = """
+WITH m AS (SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::int[],
+                                $5::interval[], $6::int[], $7::interval[])
+             AS m(client_id, t0, t1, first_n, first_p, more_n, more_p))"""
+# The reports' figures read from the calls, the cases and the QA rows themselves, as they
+# were before the tally and the marks (a call's client is its case's).
+CALLS_READ = _M + """
+SELECT {key} AS key{calls}, count(*) FILTER (WHERE a.result = 'connected') AS connected,
+       count(*) FILTER (WHERE a.result = 'connected' AND a.right_party) AS right_party_contacts,
+       count(*) FILTER (WHERE a.result = 'connected' AND a.promise_to_pay) AS promises_to_pay,
+       count(*) FILTER (WHERE a.result = 'abandoned') AS abandoned
+  FROM attempts a JOIN cases c ON c.id = a.case_id JOIN m ON m.client_id = c.client_id
+ WHERE a.placed_at >= m.t0 AND a.placed_at < m.t1 AND {counted} AND $8::date IS NOT NULL
+ GROUP BY 1
+"""
+CALL_KEY = {GroupBy.CLIENT: "c.client_id", GroupBy.BATCH: "c.first_batch_id",
+            GroupBy.CAMPAIGN: "coalesce(a.campaign_id, 0)",
+            GroupBy.AGENT: "coalesce(a.agent_id, 0)"}
+TRIED_READ = """,
+tried AS (
+    SELECT rc.key, sum(n.n) AS attempts
+      FROM rc CROSS JOIN LATERAL (SELECT count(*) AS n FROM attempts a
+                                   WHERE a.case_id = rc.case_id AND a.placed_at >= rc.t0
+                                     AND a.placed_at < rc.t1) n
+     GROUP BY rc.key)"""
+QA_READ = _M + """
+SELECT {key} AS key, count(*) AS recorded_calls, count(s.id) AS sampled_calls,
+       count(*) FILTER (WHERE s.id IS NOT NULL AND EXISTS (
+           SELECT 1 FROM qa_reviews v WHERE v.recording_id = r.id)) AS reviewed_calls
+  FROM recordings r JOIN m ON m.client_id = r.client_id {join}
+  LEFT JOIN qa_samples s ON s.recording_id = r.id
+ WHERE r.started_at >= $8 AND r.started_at < $9
+   AND r.started_at >= m.t0 AND r.started_at < m.t1
+   AND r.agent_id IS NOT NULL AND r.state IN ('finished', 'recovered')
+ GROUP BY 1
+"""
+
+
+def calls_read(scope: MonthScope, by: GroupBy) -> Query:
+    batch = by is GroupBy.BATCH
+    sql = CALLS_READ.format(
+        key=CALL_KEY[by], calls="" if batch else ", count(*) AS calls",
+        counted="a.result IN ('connected', 'abandoned')" if batch else "true")
+    return sql, [*scope.clients(), scope.month]
+
+
+def qa_read(scope: MonthScope, by: GroupBy) -> Query:
+    join = "JOIN cases c ON c.id = r.case_id" if by is GroupBy.BATCH else ""
+    sql = QA_READ.format(key=report_queries._QA_KEY[by], join=join)
+    return sql, list(scope.args())
 
 
 @pytest.fixture
@@ -50,29 +106,33 @@ def looked_up(sql: str) -> str:
     return sql
 
 
-async def test_the_flags_count_what_the_actions_filed_on_the_calls_say(
+async def test_the_reports_count_what_the_calls_codes_and_qa_rows_say(
         month: Month, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
-    flagged = await every_report(pool)
-    portfolio, calls = report_queries.portfolio, report_queries.calls
+    """The tally, the flags and the marks against the rows they stand for: every report
+    read from the calls (the codes filed on them looked up), cases, samples, reviews."""
+    kept = await every_report(pool)
+    floor = report_queries.floor
     replaced: set[tuple[str, str]] = set()
 
     def replace(query: Query, kind: str) -> Query:
         replaced.update((kind, flag) for flag in LOOKUP if flag in query[0])
         return looked_up(query[0]), query[1]
 
-    def portfolio_(scope: MonthScope, by: GroupBy, *, attempts: bool = True) -> Query:
-        return replace(portfolio(scope, by, attempts=attempts), "portfolio")
+    def floor_(scope: MonthScope, by: GroupBy) -> Query:
+        return replace(floor(scope, by), "floor")
 
     def calls_(scope: MonthScope, by: GroupBy) -> Query:
-        return replace(calls(scope, by), "calls")
+        return replace(calls_read(scope, by), "calls")
 
-    monkeypatch.setattr(report_queries, "portfolio", portfolio_)
+    monkeypatch.setattr(report_queries, "floor", floor_)
     monkeypatch.setattr(report_queries, "calls", calls_)
-    assert await every_report(pool) == flagged
-    # Both flags in the calls' query, the right-party one in the portfolio's floor.
-    assert replaced == {("calls", flag) for flag in LOOKUP} | {("portfolio", "a.right_party")}
+    monkeypatch.setattr(report_queries, "qa", qa_read)
+    monkeypatch.setattr(report_queries, "_TRIED", TRIED_READ)
+    assert await every_report(pool) == kept
+    # Both flags in the calls read, the right-party one in the floor.
+    assert replaced == {("calls", flag) for flag in LOOKUP} | {("floor", "a.right_party")}
     contacts = {by: sum(r.counts.right_party_contacts for r in report.rows)
-                for by, report in flagged.items()}
+                for by, report in kept.items()}
     assert contacts == dict.fromkeys(GroupBy, 7 + 3)  # BANKA's and BANKB's (test_reports)
 
 
@@ -169,14 +229,20 @@ async def blocked_on_a_lock(pool: asyncpg.Pool) -> None:
         await asyncio.sleep(0.01)
 
 
+def report_migration(m: migrate.Migration) -> bool:
+    return (m.package, m.name) in REPORT_MIGRATIONS
+
+
 @pytest.fixture
 async def before_migration() -> AsyncIterator[asyncpg.Pool]:
-    """A database of its own migrated up to, not including, the reports' flags."""
+    """A database of its own migrated up to, not including, what the reports read
+    instead of the rows: the flags, the tally, the marks."""
     parts = urlsplit(TEST_DB_URL)
     url = urlunsplit(parts._replace(path=parts.path + "_flags"))
     every = migrate.discover()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(migrate, "discover", lambda: [m for m in every if m.name != THIS])
+        patch.setattr(migrate, "discover",
+                      lambda: [m for m in every if not report_migration(m)])
         await migrate.recreate_database(url)
     db = await asyncpg.create_pool(url, min_size=1, max_size=4)
     try:
@@ -190,15 +256,14 @@ async def before_migration() -> AsyncIterator[asyncpg.Pool]:
             await admin.close()
 
 
-async def test_the_migration_computes_both_for_the_calls_already_there(
+async def test_the_migrations_compute_them_for_what_is_already_there(
         month: Month, pool: asyncpg.Pool, before_migration: asyncpg.Pool) -> None:
     old = await build_month(before_migration, await build_world(before_migration),
                             mark_calls=False)
     assert old.calls == month.calls  # the same rows, ids and all
     async with before_migration.acquire() as conn:
-        assert [m.name for m in await migrate.migrate(conn)] == [THIS]
-    assert await before_migration.fetch(FLAGS) == await pool.fetch(FLAGS)
-    assert await before_migration.fetch(MEMBERS) == await pool.fetch(MEMBERS)
+        applied = await migrate.migrate(conn)
+    assert [(m.package, m.name) for m in applied] == REPORT_MIGRATIONS
+    for sql in (FLAGS, MEMBERS, TALLY, MARKS):
+        assert await before_migration.fetch(sql) == await pool.fetch(sql)
     assert await every_report(before_migration) == await every_report(pool)
-
-

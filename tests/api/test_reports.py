@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from api import reports
+from api import report_queries, reports
 from cases.report_math import COLUMNS, AgentFigures
 from tests.api.conftest import ApiClient
 from tests.api.report_month import OCTOBER, api, month
@@ -249,3 +249,12 @@ async def test_one_connection_and_three_sharing_a_snapshot_agree(
         shared = await reports.monthly_report(reader, month=OCTOBER, by="agent",
                                               client_id=None)
     assert shared == alone and len(alone.rows) == 4
+
+
+async def test_a_query_that_fails_is_reported_as_itself(
+        month: Month, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queries read side by side: one failing while the others still run fails the
+    report with its own error, not with the snapshot's connection found busy."""
+    monkeypatch.setattr(report_queries, "qa", lambda scope, by: ("SELECT 1 / 0", []))
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await reports.monthly_report(pool, month=OCTOBER, by="agent", client_id=None)
