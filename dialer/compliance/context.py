@@ -55,11 +55,7 @@ class Context:
         self.closed_days = (
             (candidate.holidays or NO_DAYS) if candidate.no_holiday_calls else NO_DAYS
         )
-        # The local date in each zone (`local_days`, inlined for the usual one zone).
-        if len(zones) == 1:
-            self.days = (now.astimezone(zones[0]).date(),)
-        else:
-            self.days = local_days(now, zones)
+        self.days = local_days(now, zones)
 
     def at(self, moment: datetime) -> Context:
         """The same decision asked at `moment` instead (the next-permitted search)."""
