@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -50,6 +51,34 @@ def pcm_to_u8(pcm16: bytes) -> bytes:
     """pyVoIP plays 8-bit unsigned PCM."""
     samples = np.frombuffer(pcm16, dtype="<i2").astype(np.int32)
     return ((samples >> 8) + 128).astype(np.uint8).tobytes()
+
+
+async def stop_phone(phone: Any, within_s: float = 10.0) -> bool:
+    """Stop a pyVoIP phone, and stop waiting for it after `within_s`.
+
+    pyVoIP 1.6.8 deregisters before it closes its sockets, and answers a 500 (our
+    registrar's "Out Of Order CSeq") by sleeping 5 s and trying again, without end
+    (`SIPClient.deregister` calls itself). A phone stopped while the registrar is gone
+    or refuses would hold its caller for ever. After `within_s` its sockets are closed:
+    the next try fails on the closed socket and pyVoIP's thread ends. Returns whether
+    the phone deregistered in time."""
+    done = threading.Event()
+
+    def stop() -> None:  # a thread of its own: not the loop's executor, which the
+        try:             # loop waits for when it closes
+            phone.stop()
+        except OSError:
+            pass  # the sockets were closed under it
+        finally:
+            done.set()
+
+    threading.Thread(target=stop, name="pyvoip-stop", daemon=True).start()
+    if await asyncio.to_thread(done.wait, within_s):
+        return True
+    logger.warning("softphone %s did not deregister within %.0f s; closing its sockets",
+                   getattr(phone, "username", "?"), within_s)
+    phone.sip._close_sockets()
+    return False
 
 
 def choose_code(rng: random.Random, script: str) -> str:
@@ -99,7 +128,7 @@ class SimulatedAgent:
                 await self.ended.get()
                 await self._wrap_up(session)
         finally:
-            await asyncio.to_thread(self._phone.stop)
+            await stop_phone(self._phone)
 
     async def _log_in(self, session: aiohttp.ClientSession, wait_s: float = 90.0) -> None:
         """Log in as an agent; a new agent is not in routing's live state until the call

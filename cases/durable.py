@@ -6,7 +6,9 @@ later; a process that keeps running keeps trying until the database answers, and
 one that dies leaves the rows its start-up recovery closes. Only an outage is
 tried again (`storage_down`): refused connections, connections lost mid-query,
 a server shutting down or starting up, too many connections. A constraint, a
-syntax error or a query cancelled by its timeout is the caller's, at once.
+syntax error or a query cancelled by its timeout is the caller's, at once, and so
+is a pool that this process has closed: no outage ends that, and a write that waited
+for it would hold its task (and the process's shutdown) for ever.
 
 Every write passed here must be safe to run twice: the first try may have
 committed before its connection was lost.
@@ -30,12 +32,15 @@ T = TypeVar("T")
 FIRST_PAUSE_S = 0.25
 MAX_PAUSE_S = 5.0
 LOG_EVERY_S = 30.0
+POOL_GONE = ("pool is closing", "pool is closed", "pool is not initialized")
 
 
 def storage_down(error: BaseException) -> bool:
     """True for the errors of a database that is away, not of a bad query."""
     if isinstance(error, pg.QueryCanceledError):  # a statement timeout: the query's own
         return False
+    if isinstance(error, asyncpg.InterfaceError) and str(error).startswith(POOL_GONE):
+        return False  # asyncpg has no type of its own for a closed pool, only the words
     return isinstance(error, (
         OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
         pg.OperatorInterventionError, pg.TooManyConnectionsError,

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 
 from api.callpath import CallPath
 from api.settings import Settings
+from api.simulate_agents import stop_phone
 from dialer.campaign import Command
 from dialer.store import command_campaign
 from recording.integrity import verify
@@ -215,7 +216,7 @@ async def _run_campaign(path: CallPath, pool: asyncpg.Pool, campaign_id: int,
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
         finally:
-            await asyncio.to_thread(voip.stop)  # type: ignore[attr-defined]
+            await stop_phone(voip)
 
 
 async def _agent_audio(tmp_path: Path) -> Path:

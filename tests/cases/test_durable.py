@@ -18,6 +18,8 @@ from cases.durable import storage_down, until_stored
     (pg.TooManyConnectionsError("too many clients"), True),
     (asyncpg.InterfaceError("connection is closed"), True),
     (pg.QueryCanceledError("canceling statement due to statement timeout"), False),
+    (asyncpg.InterfaceError("pool is closing"), False),
+    (asyncpg.InterfaceError("pool is closed"), False),
     (asyncpg.UniqueViolationError("duplicate key"), False),
     (ValueError("bad"), False),
 ])  # fmt: skip
@@ -55,3 +57,16 @@ async def test_a_bad_write_is_raised_at_once() -> None:
     with pytest.raises(asyncpg.UniqueViolationError):
         await until_stored(write, "x", sleep=sleep)
     assert tries == 1
+
+
+async def test_a_write_on_a_closed_pool_is_raised_at_once(database_url: str) -> None:
+    """A pool this process closed (a shutdown) never comes back: waiting for it would
+    hold the write's task, and the process, for ever."""
+    db = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    await db.close()
+
+    async def sleep(seconds: float) -> None:
+        raise AssertionError("no pause for a closed pool")
+
+    with pytest.raises(asyncpg.InterfaceError, match="pool is closed"):
+        await until_stored(lambda: db.execute("SELECT 1"), "attempt 1: result", sleep=sleep)

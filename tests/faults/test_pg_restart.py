@@ -27,6 +27,7 @@ from api.app import create_app
 from api.callpath import CallPath
 from api.migrate import migrate
 from api.settings import Settings
+from api.simulate_agents import stop_phone
 from dialer.campaign import Command
 from dialer.store import command_campaign
 from routing.roster import ChangedBy, Changer
@@ -204,5 +205,5 @@ async def _campaign_through_an_outage(
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
         finally:
-            await asyncio.to_thread(voip.stop)  # type: ignore[attr-defined]
+            await stop_phone(voip)
     return down_from, down_until, during

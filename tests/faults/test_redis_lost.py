@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from api.callpath import CallPath
 from api.settings import Settings
+from api.simulate_agents import stop_phone
 from dialer.campaign import Command
 from dialer.store import command_campaign
 from routing.roster import ChangedBy, Changer
@@ -113,7 +114,7 @@ async def test_redis_losing_everything_mid_campaign_loses_and_duplicates_nothing
                         running.cancel()
                         await asyncio.gather(running, return_exceptions=True)
                 finally:
-                    await asyncio.to_thread(voip.stop)  # type: ignore[attr-defined]
+                    await stop_phone(voip)
         assert await phone.exit_code() == 0, phone.file("*errors.log")
     numbers = [a["number"] for a in attempts]
     assert sorted(numbers) == sorted(NUMBERS)  # each number once: nothing redialled

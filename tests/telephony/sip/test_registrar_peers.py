@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from api.simulate_agents import stop_phone
 from telephony.sip.bindings import Binding
 from telephony.sip.call_state import Outcome
 from telephony.sip.login import Login
@@ -155,7 +156,7 @@ async def test_pyvoip_registers_with_digest(agents: Agents) -> None:
         assert bound.user_agent.startswith("pyVoIP")
         assert phone.get_status() is PhoneStatus.REGISTERED
     finally:
-        await asyncio.to_thread(phone.stop)
+        await stop_phone(phone)
 
 
 async def test_pyvoip_registers_and_answers_when_we_call_it(agents: Agents,
@@ -192,4 +193,4 @@ async def test_pyvoip_registers_and_answers_when_we_call_it(agents: Agents,
         async with asyncio.timeout(10):
             await ended.wait()  # pyVoIP saw our BYE and left its answered state
     finally:
-        await asyncio.to_thread(phone.stop)
+        await stop_phone(phone)
