@@ -17,6 +17,7 @@ from datetime import datetime
 
 import asyncpg
 
+from cases.durable import storage_down
 from cases.errors import Conflict, InvalidInput, NotFound
 from cases.store import Conn, Db
 from routing.agent import AgentTimers
@@ -32,6 +33,7 @@ from routing.roster import (
 from routing.status import AgentStatus
 from routing.strategies import STRATEGIES
 from telephony.sip.digest import ha1
+from telephony.sip.registrar import CredentialsUnavailable
 
 MIN_PASSWORD = 8
 # Status writers share this advisory lock for their transaction; a rebuild takes it
@@ -82,6 +84,14 @@ class PgCredentials:
         self.db, self.realm = db, realm
 
     async def ha1_for(self, extension: str) -> str | None:
+        try:
+            return await self._ha1_for(extension)
+        except Exception as error:
+            if storage_down(error):
+                raise CredentialsUnavailable(f"{type(error).__name__}: {error}") from error
+            raise
+
+    async def _ha1_for(self, extension: str) -> str | None:
         found: str | None = await self.db.fetchval(
             "SELECT a.sip_ha1 FROM agents a JOIN users u ON u.id = a.user_id"
             " WHERE a.extension = $1 AND a.sip_realm = $2 AND u.active"

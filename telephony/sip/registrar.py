@@ -22,7 +22,10 @@
 
 Credentials come through :class:`CredentialStore` (``ha1_for(extension)``, the MD5
 H(extension:realm:password)), so PostgreSQL can stand behind it; :class:`Passwords`
-is the in-memory one. Time comes from an injected clock (aware UTC).
+is the in-memory one. A store that cannot answer now (its database is away) raises
+:class:`CredentialsUnavailable`, and the phone gets 503 with Retry-After: no failure
+is counted against it, and it is told when to try again rather than to try at once.
+Time comes from an injected clock (aware UTC).
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ from telephony.sip.message import SipRequest, SipResponse, build_response
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+
+RETRY_AFTER_S = 10  # what a phone is told when the credential store is away
+
+
+class CredentialsUnavailable(Exception):
+    """The credential store cannot answer now (its database is away)."""
 
 
 class CredentialStore(Protocol):
@@ -106,7 +116,13 @@ class Registrar:
             credentials = Credentials.parse(value)
         except SipParseError:
             return self._failed(request, source, extension, now)
-        stored = await self.credentials.ha1_for(credentials.username)
+        try:
+            stored = await self.credentials.ha1_for(credentials.username)
+        except CredentialsUnavailable as error:
+            logger.warning("REGISTER from %s:%s for %s: credentials unavailable (%s); 503",
+                           *source, extension, error)  # fmt: skip
+            return build_response(request, 503, to_tag=new_tag(),
+                                  headers=[("Retry-After", str(RETRY_AFTER_S))])
         if credentials.username != extension:
             stored = None
         verdict = verify(

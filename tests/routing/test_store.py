@@ -17,10 +17,11 @@ from routing.agent import AgentTimers
 from routing.roster import SYSTEM, ChangedBy, Changer, Member
 from routing.status import AgentStatus
 from telephony.sip.digest import ha1
-from telephony.sip.registrar import Registrar
+from telephony.sip.registrar import RETRY_AFTER_S, Registrar
 from tests.routing.build import NOW, TIMERS, later
 from tests.routing.world import PASSWORD, REALM, add_agents, add_queue
-from tests.telephony.sip.test_registrar_handle import login, register
+from tests.telephony.sip.peers import free_port
+from tests.telephony.sip.test_registrar_handle import SOURCE, login, register
 
 
 async def test_the_password_is_kept_only_as_the_ha1_of_extension_realm_password(
@@ -44,6 +45,23 @@ async def test_a_softphone_registers_with_the_agents_password_through_postgresql
     right = await login(registrar, register(agent.extension, call_id="r2"), "1000", PASSWORD)
     assert right is not None and right.status == 200
     assert registrar.lookup(agent.extension) is not None
+
+
+async def test_with_the_database_away_a_softphone_is_told_503_and_when_to_retry() -> None:
+    """A refused connection is an outage, not a wrong password: 503 with Retry-After,
+    and no failure counted against the phone's address."""
+    away = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/none",
+                                     min_size=0, max_size=1)  # fmt: skip
+    try:
+        registrar = Registrar(store.PgCredentials(away, REALM), realm=REALM)
+        for attempt in range(6):  # more than the lockout's five failures
+            answer = await login(registrar, register("1000", call_id=f"r{attempt}"),
+                                 "1000", PASSWORD)  # fmt: skip
+            assert answer is not None and answer.status == 503
+            assert answer.headers.get("Retry-After") == str(RETRY_AFTER_S)
+        assert not registrar.lockout.is_blocked(SOURCE[0], registrar.clock())
+    finally:
+        await away.close()
 
 
 async def test_credentials_are_only_for_active_agents_in_this_realm(pool: asyncpg.Pool) -> None:
