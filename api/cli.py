@@ -126,9 +126,11 @@ async def cmd_line_add(args: argparse.Namespace, settings: Settings) -> int:
         line = await telephony_store.add_line(conn, WorkLine(
             name=args.name, trunk_host=host, trunk_port=int(port), caller_id=args.caller_id,
             username=args.username, password=password, max_channels=args.max_channels,
+            calls_per_second=args.cps,
         ))
         await audit.record(conn, audit.SYSTEM, "work_line.add", record_type="work_line",
-                           record_id=line.name, details={"trunk": args.trunk, "via": "cli"})
+                           record_id=line.name, details={"trunk": args.trunk, "via": "cli",
+                                                         "calls_per_second": args.cps})
     except asyncpg.UniqueViolationError:
         raise SystemExit(f"work line {args.name!r} already exists") from None
     except asyncpg.CheckViolationError as exc:
@@ -136,7 +138,8 @@ async def cmd_line_add(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await conn.close()
     print(f"work line {line.name} added: {line.trunk_host}:{line.trunk_port}, "
-          f"caller ID {line.caller_id}, {line.max_channels} channels")
+          f"caller ID {line.caller_id}, {line.max_channels} channels"
+          + ("" if line.calls_per_second is None else f", {line.calls_per_second:g} calls/s"))
     return 0
 
 
@@ -247,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     ladd.add_argument("--username")
     ladd.add_argument("--password-env", metavar="VAR")
     ladd.add_argument("--max-channels", type=int, default=30)
+    ladd.add_argument("--cps", type=float, metavar="N",
+                      help="the carrier's limit on new calls a second (default: none)")
     imp = sub.add_parser("import", help="import a bank batch file")
     imp.add_argument("--client", required=True)
     imp.add_argument("--json", action="store_true", help="print the confirmation as JSON")

@@ -82,6 +82,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-legs", type=int, default=0,
                         help="the service's call-leg limit (CALLCASE_MAX_CALL_LEGS); "
                         "default 2 x --calls, the target as its capacity")
+    parser.add_argument("--cps", type=float, default=0.0,
+                        help="the work line's new calls a second (default: no limit)")
     parser.add_argument(
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/callcase_soak"
     )
@@ -130,6 +132,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             realm=settings.dialer.sip_realm,
             now=clock(),
             workdir=workdir,
+            calls_per_second=args.cps or None,
         )
         print(
             f"floor: {floor.cases} cases, {len(floor.agents)} agents, campaign "

@@ -206,6 +206,7 @@ async def prepare(
     realm: str,
     now: datetime,
     workdir: Path,
+    calls_per_second: float | None = None,
 ) -> Floor:
     check_soak_database(url)
     await recreate_database(url)
@@ -226,7 +227,8 @@ async def prepare(
             pool, audit.SYSTEM, client, "soak-batch.csv", data, received_at=now, now=now
         )
         await add_line(
-            pool, WorkLine("soak", LOOPBACK, debtors_port, "4008001234", max_channels=agents * 2)
+            pool, WorkLine("soak", LOOPBACK, debtors_port, "4008001234", max_channels=agents * 2,
+                           calls_per_second=calls_per_second)
         )
         made = await _agents(pool, agents, realm, now)
         queue = await create_queue(pool, NewQueue("soak"))

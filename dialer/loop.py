@@ -19,7 +19,10 @@ ringing, then as nothing, dialled one call too many for each answer that reached
 the loop before routing reserved its agent).
 
 Work line channels are counted per dialer process; two dialers sharing a line
-share its channels only as far as the trunk refuses the excess (known limit).
+share its channels only as far as the trunk refuses the excess (known limit). So are
+its new calls a second (`dialer.line_rate`), which every call placed on the line
+takes from, the agents' own dials as well: a line at its limit places nothing more
+in this tick, and nothing is refused for it (the cases wait for the next tick).
 On start the dialer closes what it left open before (`store.recover`).
 """
 
@@ -50,6 +53,7 @@ from dialer.compliance import (
     pack_named,
 )
 from dialer.gate import Admitted, Gate, LinePicker, admit
+from dialer.line_rate import LineRates
 from dialer.pacing import PacingConfig, PacingDecision, PacingLatch, PacingSnapshot, decide
 from dialer.ports import AgentRouter, CallInfo, Capacity, Connected
 from telephony.control import ControlledCall
@@ -101,6 +105,7 @@ class Dialer:
         self.monotonic = monotonic
         self.live: dict[int, CampaignLive] = {}
         self.in_use: dict[str, int] = {}  # work line -> calls of this dialer on it
+        self.rates = LineRates()  # work line -> its new calls a second
         self.tasks: set[asyncio.Task[Ending]] = set()
         self._zones: dict[int, tuple[ZoneInfo, str]] = {}
         deps.on_end = self._ended
@@ -163,7 +168,11 @@ class Dialer:
             return self._idle(campaign, live, "the service is at its call-leg limit")
         free = self._free_channels(campaign)
         if not any(free.values()):
+            if any(self._free_channels(campaign, rated=False).values()):
+                live.waiting_reason = "its work lines are at their calls-a-second limit"
+                return []  # for a moment: not worth a log line every tick
             return self._idle(campaign, live, "no channel free on its registered work lines")
+        calls = min(calls, sum(free.values()))
         gate = Gate(campaign, pack, self.name,
                     self._context(campaign, measured, decision.agent_guaranteed),
                     LinePicker(free))
@@ -196,6 +205,9 @@ class Dialer:
             return NotDialed("you are in no running campaign of this case's bank").as_json()
         free = self._free_channels(campaign)
         if not any(free.values()):
+            if any(self._free_channels(campaign, rated=False).values()):
+                return NotDialed("the campaign's work lines are at their calls-a-second"
+                                 " limit: dial again in a second").as_json()
             return NotDialed("no channel free on the campaign's work lines").as_json()
         ready, _ = self.deps.recorder.ready()  # not ready: the check refuses, and says so
         found = await admit_one(self.deps.pool, campaign, request, LinePicker(free), self.name,
@@ -204,7 +216,7 @@ class Dialer:
             return found.as_json()
         _, code = await self._client(campaign.client_id)
         call_id = self.deps.control.new_call_id()
-        self.in_use[found.work_line] = self.in_use.get(found.work_line, 0) + 1
+        self._take_line(found.work_line)
         task = asyncio.create_task(
             run_agent_attempt(self.deps, campaign, found, (campaign.client_id, code),
                               request.agent_id, call_id),
@@ -221,8 +233,14 @@ class Dialer:
             live.waiting_reason = reason
         return []
 
+    def _take_line(self, name: str) -> None:
+        self.in_use[name] = self.in_use.get(name, 0) + 1
+        lines = self.deps.control.lines
+        if name in lines.names:
+            self.rates.took(name, lines.get(name).calls_per_second, self.monotonic())
+
     def _start(self, campaign: Campaign, admitted: Admitted, client: tuple[int, str]) -> None:
-        self.in_use[admitted.work_line] = self.in_use.get(admitted.work_line, 0) + 1
+        self._take_line(admitted.work_line)
         self.live[campaign.id].ringing[admitted.attempt_id] = self.monotonic()
         offers = _Offers(self.deps.router, lambda: self._offer_settled(admitted))
         task = asyncio.create_task(
@@ -248,13 +266,18 @@ class Dialer:
             live.ringing.pop(admitted.attempt_id, None)
             live.waiting.discard(admitted.attempt_id)
 
-    def _free_channels(self, campaign: Campaign) -> dict[str, int]:
-        lines = self.deps.control.lines
+    def _free_channels(self, campaign: Campaign, *, rated: bool = True) -> dict[str, int]:
+        """Calls each of the campaign's lines may take now: its free channels, within
+        its calls-a-second limit unless `rated` is False."""
+        lines, now = self.deps.control.lines, self.monotonic()
         free = {}
         for name in campaign.settings.work_lines:
             if name in lines.names:
                 line = lines.get(name)
                 free[name] = max(0, line.max_channels - self.in_use.get(name, 0))
+                room = self.rates.room(name, line.calls_per_second, now) if rated else None
+                if room is not None:
+                    free[name] = min(free[name], max(0, room))
         return free
 
     def _context(self, campaign: Campaign, measured: Measured, guaranteed: bool

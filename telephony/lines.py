@@ -2,7 +2,9 @@
 
 Pure. A call names its line; `WorkLines.get` refuses any name that is not a
 configured, active line, so nothing can be dialled on a private phone or an
-unknown trunk. The trunk password is kept out of `repr`.
+unknown trunk. The trunk password is kept out of `repr`. A line has two limits from
+the carrier: calls up at once (`max_channels`) and new calls a second
+(`calls_per_second`), which the dialer keeps (`dialer.line_rate`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class WorkLine:
     password: str | None = field(default=None, repr=False)
     max_channels: int = 30
     active: bool = True
+    calls_per_second: float | None = None  # the carrier's limit on new calls; None: none
 
     def request_uri(self, number: str) -> str:
         """The SIP URI of `number` (E.164, '+' kept) at this line's trunk."""

@@ -94,6 +94,9 @@ def test_cli_line_add(database_url: str, monkeypatch: pytest.MonkeyPatch,
             "+861012345678", "--username", "acct", "--password-env", "TRUNK_PW"]
     assert main(args) == 0
     assert "work line cli-trunk added" in capsys.readouterr().out
+    assert main(["line", "add", "cps-trunk", "--trunk", "127.0.0.1:5070", "--caller-id",
+                 "+861012345678", "--cps", "20"]) == 0
+    assert "30 channels, 20 calls/s" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="already exists"):
         main(args)
     with pytest.raises(SystemExit, match="HOST:PORT"):

@@ -35,3 +35,8 @@ async def test_lines_in_postgres(pool: asyncpg.Pool) -> None:
     with pytest.raises(asyncpg.CheckViolationError):
         await add_line(pool, WorkLine(name="Bad Name", trunk_host="x", trunk_port=1,
                                       caller_id="1"))
+    rated = WorkLine("trunk-b", "127.0.0.1", 5070, "4008001234", calls_per_second=2.5)
+    await add_line(pool, rated)
+    assert (await load_lines(pool)).get("trunk-b") == rated
+    with pytest.raises(asyncpg.CheckViolationError):
+        await add_line(pool, WorkLine("trunk-c", "x", 1, "4008001234", calls_per_second=0))
