@@ -34,6 +34,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from api.gcwatch import GcWatch
 from api.prompts import load_prompts
 from api.settings import Settings
 from api.wrap_up import default_code_filer
@@ -87,6 +88,7 @@ class CallPath:
     reconciler: Reconciler
     redis: Redis
     monitors: Monitors
+    gc_watch: GcWatch = field(default_factory=GcWatch, init=False)
     _wrap_ups: dict[str, asyncio.TimerHandle] = field(default_factory=dict, init=False)
     _timeouts: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
@@ -139,6 +141,8 @@ class CallPath:
             await path._time_wrap_ups(wrapping)
             gc.collect()
             gc.freeze()
+            path.gc_watch.install()
+            stack.callback(path.gc_watch.remove)
             logger.info("call path ready: SIP %s:%d, %d work lines", tel.sip_host,
                         ua.endpoint.address[1], len(lines.names))
             try:
@@ -161,6 +165,7 @@ class CallPath:
             "registrations": len(self.registrar.bindings),
             "tasks": sum(tasks.values()),
             "tasks_by_name": dict(sorted(tasks.items())),
+            "gc": self.gc_watch.status(),
         }
 
     async def _time_wrap_ups(self, wrapping: dict[str, str]) -> None:

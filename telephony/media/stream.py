@@ -22,6 +22,12 @@ What goes out on a tick, first match wins:
 The stream keeps one SSRC, sequence and timestamp line for its whole life: hold,
 resume, codec changes and skipped ticks continue it, never restart it.
 
+Receiving: asyncio's datagram transport reads one datagram each time the loop finds
+the socket readable, so a loop iteration slower than a tick left packets in the
+socket while the catch-up ticks ran, and they came too late for the jitter buffer
+(silence in the recording). :meth:`datagram_received` therefore takes every datagram
+already waiting on the socket (at most ``DRAIN_MAX``) before the tick runs.
+
 RTP timeout: after :meth:`watch_media` (call control calls it at the answer) the
 engine calls the watcher once nothing has arrived for its ``rtp_timeout``. A stream
 that does not receive (hold) is never quiet; a re-INVITE starts the count again.
@@ -49,6 +55,9 @@ from telephony.media.sources import AudioFrame, DtmfSend, Playback, as_pcm
 from telephony.media.taps import Tap, deliver
 
 logger = logging.getLogger(__name__)
+
+DRAIN_MAX = 50  # datagrams read at once beyond the one the transport read (a second)
+RECEIVE_MAX = 2048  # bytes: an RTP packet of G.711 is 172
 
 
 class Direction(StrEnum):
@@ -250,9 +259,24 @@ class RtpStream(asyncio.DatagramProtocol):
         self._socket = sock
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
-        digits = self.inbound.receive(data, addr, self._now())
+        now = self._now()
+        digits = self.inbound.receive(data, addr, now)
         if digits:
             self._deliver_digits(digits)
+        sock = self._socket
+        if sock is None:
+            return
+        for _ in range(DRAIN_MAX):  # the rest already waiting: see the module docstring
+            try:
+                data, addr = sock.recvfrom(RECEIVE_MAX)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error queued on the socket, as the transport
+                self.error_received(exc)
+                return
+            digits = self.inbound.receive(data, addr, now)
+            if digits:
+                self._deliver_digits(digits)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors (port unreachable once the far end is gone) surface here.

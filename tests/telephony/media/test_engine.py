@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
@@ -335,6 +336,44 @@ async def test_clock_catches_up_short_stalls_and_skips_long_ones(
     jumps = [i for i, step in enumerate(steps) if step != 160]
     assert len(jumps) == 1 and steps[jumps[0]] >= 16 * 160
     assert (caught_up + skipped)[jumps[0] + 1].marker
+
+
+def send_paced(packets: list[bytes], to: Address) -> None:
+    """A real peer: one packet every 20 ms on its own clock, whatever our loop does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        start = time.monotonic()
+        for n, packet in enumerate(packets):
+            time.sleep(max(0.0, start + n * 0.02 - time.monotonic()))
+            sock.sendto(packet, to)
+
+
+async def test_packets_that_waited_through_a_stall_are_all_played_and_tapped(
+    engine: MediaEngine, probe_factory: Callable[[], Awaitable[Probe]]
+) -> None:
+    """A loop iteration slower than a tick leaves several packets on the socket; they
+    are all read before the catch-up ticks and the jitter buffer holds them, so the
+    recording keeps every frame (3 of 100 were silent before, 8 with only the reads)."""
+    probe = await probe_factory()
+    stream = await engine.open_stream(0, remote=probe.address)
+    tap = QueueTap(1000)
+    stream.add_tap(tap)
+    tone = bursts((440,), burst=2.0, gap=0.0)
+    sender = RtpSender(77, 0, 0, 0)
+    packets = [sender.frame(PCMU.encode(tone[n * 160:(n + 1) * 160])) for n in range(100)]
+    peer = asyncio.create_task(asyncio.to_thread(send_paced, packets, stream.local_address))
+    await asyncio.sleep(0.5)
+    for _ in range(3):  # three stalls of 150 ms: seven ticks run late, none skipped
+        asyncio.get_running_loop().call_soon(stall, 0.15)
+        await asyncio.sleep(0.3)
+    await peer
+    await until(engine, lambda: stream.stats().packets_received == 100)
+    await engine.wait_ticks(10)
+    heard = [tap.queue.get_nowait().inbound for _ in range(tap.queue.qsize())]
+    first = next(n for n, pcm in enumerate(heard) if pcm is not None and pcm.any())
+    tapped = heard[first:first + 100]
+    assert engine.clock.skipped == 0
+    assert sum(pcm is None or not pcm.any() for pcm in tapped) == 0
+    assert stream.stats().packets_late == 0 and stream.stats().concealed == 0
 
 
 def timestamp_steps(packets: list[RtpPacket]) -> list[int]:
