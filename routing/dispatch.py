@@ -105,6 +105,7 @@ class Dispatcher:
         self.clock = clock
         self.monotonic = monotonic
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._closed = False  # no wrap-up timed after close: the next start times them
         self.held: dict[str, str] = {}  # agent id -> the debtor call bridged to them
         self.on_wrap_up_timeout = on_wrap_up_timeout
         self._timeouts: set[asyncio.Task[None]] = set()
@@ -266,7 +267,7 @@ class Dispatcher:
         self.held.pop(agent, None)
         await self._event(agent, CallEnded(connected.call_id))
         until = await self._wrap_up_until(agent, connected.call_id)
-        if until is not None:
+        if until is not None and not self._closed:
             delay = max(0.0, (until - self.clock()).total_seconds())
             loop = asyncio.get_running_loop()
             self._timers[connected.call_id] = loop.call_later(
@@ -336,6 +337,10 @@ class Dispatcher:
             await asyncio.sleep(ENDING_RETRY_PAUSE_S)
 
     def close(self) -> None:
+        """Cancel the timers and the work under way. A wrap-up still running (its call
+        ended at the shutdown, or after it) is timed by the next start, which files
+        the default code for it when its deadline has passed (`CallPath.open`)."""
+        self._closed = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

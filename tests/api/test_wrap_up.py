@@ -127,3 +127,20 @@ async def test_a_call_end_a_rebuild_applied_first_still_starts_the_wrap_up_timer
     await dispatcher.release(cast(Bridged, _Ended(agent, "call-b")), ended_at=NOW)
     assert "call-b" in dispatcher._timers
     dispatcher.close()
+
+
+async def test_a_call_that_ends_after_the_shutdown_leaves_its_wrap_up_to_the_next_start(
+    api: ApiClient, floor: Floor
+) -> None:
+    """Call control hangs up the calls still up after the dispatcher has closed: no
+    timer may fire then (its default code would be written on a closing pool); the
+    next start times the wrap-up it finds in the live state (`CallPath.open`)."""
+    await talking(api, floor, call="call-s", result="connected")
+    dispatcher = Dispatcher(floor.live, floor.service, cast(CallControl, None),
+                            cast(Registrar, None), lambda: NOW)
+    dispatcher.close()
+    await dispatcher.release(cast(Bridged, _Ended(int(floor.id("agent_a")), "call-s")),
+                             ended_at=NOW)
+    live = await floor.live.agent(floor.id("agent_a"))
+    assert (live.agent.state, live.agent.call_id) == (AgentState.WRAP_UP, "call-s")
+    assert dispatcher._timers == {}
