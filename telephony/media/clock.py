@@ -21,7 +21,7 @@ from typing import Protocol
 
 from telephony.media.histogram import LatencyHistogram
 from telephony.media.load import LoadGauge
-from telephony.media.schedule import PERIOD, TickSchedule
+from telephony.media.schedule import MAX_BEHIND, PERIOD, TickSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class MediaClock:
         self,
         *,
         period: float = PERIOD,
-        max_behind: float = 0.2,
+        max_behind: float = MAX_BEHIND,
         early: float = 0.0,
         now: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -12,9 +12,9 @@ Rules, in order of precedence, for :meth:`JitterBuffer.push`:
   window); once playing, a packet whose turn has passed is late and dropped.
 * A packet more than ``max_depth`` ahead of the playout point means we fell behind (a
   burst, clock drift): playout skips ahead to keep ``depth`` packets of delay. The
-  default (16 packets) holds what piles up while the process stalls for as long as
-  the media clock catches up on (200 ms) on top of the cushion: those packets are
-  read all at once and played by the catch-up ticks, not dropped.
+  default (26 packets) holds what piles up while the process stalls for as long as
+  the media clock catches up on (400 ms, `telephony.media.schedule`) on top of the
+  cushion: those packets are read all at once and played by the catch-up ticks.
 
 :meth:`JitterBuffer.pop_for_tick` is called once per 20 ms media tick and returns the
 next payload, or ``None`` when there is nothing to play: the caller conceals (silence or
@@ -62,7 +62,7 @@ class JitterBuffer:
         self,
         *,
         depth: int = 3,
-        max_depth: int = 16,  # 320 ms: a stall the clock catches up on (200 ms) and more
+        max_depth: int = 26,  # 520 ms: a stall the clock catches up on (400 ms) and more
         max_jump: int = 100,
         talkspurt_gap: float = 0.2,
     ) -> None:

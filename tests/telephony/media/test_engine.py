@@ -325,11 +325,11 @@ async def test_clock_catches_up_short_stalls_and_skips_long_ones(
     probe = await probe_factory()
     await engine.open_stream(0, remote=probe.address)
     await probe.packets(3)
-    asyncio.get_running_loop().call_soon(stall, 0.1)
+    asyncio.get_running_loop().call_soon(stall, 0.3)  # a long GC pause: caught up
     caught_up = [p for p, _ in await probe.packets(15)]
     assert timestamp_steps(caught_up) == [160] * 14  # every due frame was sent
     assert engine.clock.skipped == 0 and engine.stats().completion.max > 0.06
-    asyncio.get_running_loop().call_soon(stall, 0.4)
+    asyncio.get_running_loop().call_soon(stall, 0.7)
     skipped = [p for p, _ in await probe.packets(15)]
     assert engine.clock.skipped >= 15
     steps = timestamp_steps(caught_up + skipped)
@@ -352,7 +352,8 @@ async def test_packets_that_waited_through_a_stall_are_all_played_and_tapped(
 ) -> None:
     """A loop iteration slower than a tick leaves several packets on the socket; they
     are all read before the catch-up ticks and the jitter buffer holds them, so the
-    recording keeps every frame (3 of 100 were silent before, 8 with only the reads)."""
+    recording keeps every frame (with 150 ms stalls, 3 of 100 were silent before, 8
+    with only the reads: the jitter buffer skipped ahead)."""
     probe = await probe_factory()
     stream = await engine.open_stream(0, remote=probe.address)
     tap = QueueTap(1000)
@@ -362,8 +363,8 @@ async def test_packets_that_waited_through_a_stall_are_all_played_and_tapped(
     packets = [sender.frame(PCMU.encode(tone[n * 160:(n + 1) * 160])) for n in range(100)]
     peer = asyncio.create_task(asyncio.to_thread(send_paced, packets, stream.local_address))
     await asyncio.sleep(0.5)
-    for _ in range(3):  # three stalls of 150 ms: seven ticks run late, none skipped
-        asyncio.get_running_loop().call_soon(stall, 0.15)
+    for seconds in (0.15, 0.3, 0.15):  # 7, 15 and 7 ticks late (a GC pause), none skipped
+        asyncio.get_running_loop().call_soon(stall, seconds)
         await asyncio.sleep(0.3)
     await peer
     await until(engine, lambda: stream.stats().packets_received == 100)
