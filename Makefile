@@ -36,7 +36,7 @@ SOAK_MINUTES ?= 30
 # The long soak (issue 11): SOAK_MINUTES at the telephony target, then 10x overload.
 # `make soak SOAK_MINUTES=480` is the release check.
 soak: setup services
-	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --calls 200 --overload 10 \
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --calls 200 --cps 20 --overload 10 \
 		--database-url $(SOAK_DATABASE_URL) --redis-url $(SOAK_REDIS_URL) --json var/soak.json
 
 clean:
