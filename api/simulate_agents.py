@@ -56,9 +56,9 @@ def pcm_to_u8(pcm16: bytes) -> bytes:
 async def stop_phone(phone: Any, within_s: float = 10.0) -> bool:
     """Stop a pyVoIP phone, and stop waiting for it after `within_s`.
 
-    pyVoIP 1.6.8 deregisters before it closes its sockets, and answers a 500 (our
-    registrar's "Out Of Order CSeq") by sleeping 5 s and trying again, without end
-    (`SIPClient.deregister` calls itself). A phone stopped while the registrar is gone
+    pyVoIP 1.6.8 deregisters before it closes its sockets, and answers a 500 to that
+    REGISTER by sleeping 5 s and trying again, without end (`SIPClient.deregister`
+    calls itself). A phone stopped while the registrar is gone
     or refuses would hold its caller for ever. After `within_s` its sockets are closed:
     the next try fails on the closed socket and pyVoIP's thread ends. Returns whether
     the phone deregistered in time."""
