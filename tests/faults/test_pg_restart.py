@@ -189,8 +189,10 @@ async def _campaign_through_an_outage(
                 await call_over(path, talking["call_id"])
                 await asyncio.sleep(max(0.0, down_from + OUTAGE_S - time.monotonic()))
                 restarted_at = clock()
-                await server.start()
+                # the server takes connections before `pg_ctl start -w` notices (it
+                # polls): the outage is known to last until the start is asked for
                 down_until = time.monotonic()
+                await server.start()
                 status, body, _ = await file_action(api, world, "ptp-during-outage")
                 assert status == 201, body
                 again, same, _ = await file_action(api, world, "ptp-during-outage")
