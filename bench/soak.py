@@ -30,6 +30,10 @@ Unavailable with Retry-After; the service takes no inbound calls, so one that co
 while it has room gets 480. Judged: new calls answered 503, and the calls in progress
 keep their audio (RTP loss, tick lateness and recordings in that window against the
 one before).
+
+``--gc-census SECONDS``: between the steady run and the overload, what the cyclic
+garbage collector frees in that time, counted by type and by code
+(:mod:`bench.gc_census`).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.callpath import CallPath
 from api.server import api_site
 from api.settings import Settings
-from bench import soak_floor, soak_peers
+from bench import gc_census, soak_floor, soak_peers
 from bench.soak_sampler import Listener, Sampler
 from bench.soak_verdict import (
     Overload,
@@ -97,6 +101,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="default: a new temporary folder")
     parser.add_argument("--keep-recordings", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows and verdict here")
+    parser.add_argument("--gc-census", type=float, default=0.0, metavar="SECONDS",
+                        help="at the end of the steady run, count what the cyclic "
+                        "collector frees in SECONDS, by type and code (bench/gc_census.py)")
     return parser.parse_args(argv)
 
 
@@ -192,6 +199,12 @@ async def _run(
     await soak_floor.start_campaign(args.database_url, floor.campaign_id, clock(), Command.START)
     try:
         await _steady(args, sampler, listener, args.minutes * 60)
+        if args.gc_census:
+            ended = "SELECT count(*) FROM attempts WHERE ended_at IS NOT NULL"
+            before = await pool.fetchval(ended)
+            found = await gc_census.census(args.gc_census)
+            calls = await pool.fetchval(ended) - before
+            print("\n".join(gc_census.lines(found, args.gc_census, calls)), flush=True)
         overload = None
         if args.overload:
             overload = await _overload(args, workdir, sampler, listener, sip, rate)

@@ -1,10 +1,13 @@
 """The soak's samples and what they say: flat or growing, calls failed, audio kept.
 
-Pure: numbers in, a table and verdict lines out. A resource is *flat* when the
-least-squares line through its steady samples (after the ramp-up, before any
-overload) grows, over the steady span, by no more than ``max(share * median,
-floor)``: a leak of one file descriptor per hundred calls shows; the ripple of
-calls starting and ending does not. A recording *keeps its audio* when few of its
+Pure: numbers in, a table and verdict lines out. A resource is *flat* when, at an
+equal number of calls in progress, it grows over the steady span (after the ramp-up,
+before any overload) by no more than ``max(share * median, floor)``. The fit is a
+least-squares plane, ``value = a + b * time + c * calls``, judged on ``b``: file
+descriptors, tasks and ports follow the calls up, which the media clock's overload
+gauge swings between a quarter and all of the target, and a line against time alone
+takes a swing that ends high for growth. A leak of one file descriptor per hundred
+calls still shows. A recording *keeps its audio* when few of its
 middle 20 ms frames are exact silence (both peers play tones that never are).
 """
 
@@ -59,7 +62,7 @@ SILENT_FRAMES_OK = 0.02  # a recording keeps its audio: at most this share silen
 class Trend:
     metric: str
     median: float
-    growth: float  # slope * steady span
+    growth: float  # slope against time at an equal number of calls * steady span
     limit: float
 
     @property
@@ -72,10 +75,15 @@ def trends(samples: Sequence[Sample]) -> list[Trend]:
     if len(samples) < 3:
         return []
     at = np.array([s.at for s in samples])
+    calls = np.array([float(s.calls) for s in samples])
+    columns = [np.ones_like(at), at - at[0]]
+    if np.ptp(calls) > 0:  # an equal load throughout: time alone
+        columns.append(calls)
+    design = np.column_stack(columns)
     found = []
     for metric, (share, floor) in FLAT.items():
         values = np.array([float(getattr(s, metric)) for s in samples])
-        slope = float(np.polyfit(at, values, 1)[0])
+        slope = float(np.linalg.lstsq(design, values, rcond=None)[0][1])
         median = float(np.median(values))
         found.append(
             Trend(metric, median, slope * float(at[-1] - at[0]), max(share * median, floor))

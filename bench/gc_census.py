@@ -1,0 +1,84 @@
+"""What the cyclic garbage collector frees, counted: which objects of a running
+process die only in a collection (in a reference cycle) and not by reference count.
+
+The soak calls :func:`census` for a few seconds of its steady run. With
+``gc.DEBUG_SAVEALL`` every collection keeps what it would have freed in
+``gc.garbage``; the census counts those objects by kind, naming the code of frames,
+coroutines, functions and bound methods, so that the cycles a call leaves behind can
+be traced to the code that makes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import types
+from collections import Counter
+from collections.abc import Iterable
+
+
+def label(obj: object) -> str:
+    """The object's type, and for code-bearing objects the code's qualified name."""
+    kind = type(obj)
+    name = f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" \
+        else kind.__qualname__  # fmt: skip
+    code = None
+    if isinstance(obj, types.FrameType):
+        code = obj.f_code
+    elif isinstance(obj, types.CoroutineType):
+        code = obj.cr_code
+    elif isinstance(obj, types.GeneratorType):
+        code = obj.gi_code
+    elif isinstance(obj, types.FunctionType):
+        code = obj.__code__
+    elif isinstance(obj, types.MethodType):
+        return f"{name} {getattr(obj.__func__, '__qualname__', '?')}"
+    elif isinstance(obj, types.TracebackType):
+        code = obj.tb_frame.f_code
+    elif isinstance(obj, BaseException):
+        return f"{name} (exception)"
+    if code is not None:
+        return f"{name} {code.co_qualname}"
+    return name
+
+
+def count(objects: Iterable[object]) -> tuple[Counter[str], Counter[str]]:
+    """By type, and by label (:func:`label`)."""
+    by_type: Counter[str] = Counter()
+    by_label: Counter[str] = Counter()
+    for obj in objects:
+        by_type[type(obj).__qualname__] += 1
+        by_label[label(obj)] += 1
+    return by_type, by_label
+
+
+async def census(seconds: float) -> tuple[int, Counter[str], Counter[str]]:
+    """Collect, then keep what every collection of the next ``seconds`` frees, and
+    count it. Returns (objects, by type, by label); the objects are let go after."""
+    gc.collect()
+    gc.garbage.clear()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await asyncio.sleep(seconds)
+        gc.collect()
+    finally:
+        gc.set_debug(0)
+    garbage = list(gc.garbage)
+    gc.garbage.clear()
+    try:
+        by_type, by_label = count(garbage)
+        return len(garbage), by_type, by_label
+    finally:
+        del garbage
+
+
+def lines(found: tuple[int, Counter[str], Counter[str]], seconds: float, calls_ended: int,
+          most: int = 25) -> list[str]:  # fmt: skip
+    total, by_type, by_label = found
+    per_call = f", {total / calls_ended:.0f} per call ended" if calls_ended else ""
+    out = [f"gc census: {total} objects freed only by collections in {seconds:g} s"
+           f"{per_call}", "  by type:"]
+    out += [f"    {n:8d}  {name}" for name, n in by_type.most_common(most)]
+    out.append("  by code or class:")
+    out += [f"    {n:8d}  {name}" for name, n in by_label.most_common(most)]
+    return out

@@ -1,0 +1,72 @@
+"""The soak's flatness check (`bench.soak_verdict`): growth is judged at an equal
+number of calls in progress, so a load that swings does not pass for a leak, and a
+leak under a swinging load still shows. Pure: made-up samples."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bench.soak_verdict import FLAT, Sample, trends
+
+SPAN_S = 1800.0
+STEP_S = 10.0
+
+
+def samples(calls_at: list[int], *, fds_leak_per_s: float = 0.0) -> list[Sample]:
+    """Samples every 10 s: fds, tasks and ports follow the calls up exactly."""
+    found = []
+    for i, calls in enumerate(calls_at):
+        at = 60.0 + i * STEP_S
+        found.append(Sample(
+            at=at, calls=calls, ports=2 * calls, rss_mb=140.0,
+            fds=100 + 3 * calls + math.floor(fds_leak_per_s * (at - 60.0)),
+            threads=6, tasks=11 + 5 * calls, backlog=0, redis_keys=400, redis_mb=3.0,
+            redis_queues=0, transcripts_queued=0, ended=i * 5, failed=0, loss=0.0,
+            late_p99_ms=2.0, cpu=0.8, load1=1.5,
+        ))  # fmt: skip
+    return found
+
+
+def swing_that_ends_high() -> list[int]:
+    """The overload gauge's swing: calls up between 44 and 200, more of them late."""
+    n = int(SPAN_S / STEP_S)
+    rng = np.random.default_rng(7)
+    return [int(np.clip(80 + 100 * i / n + 50 * math.sin(i / 9) + rng.normal(0, 10), 44, 200))
+            for i in range(n)]
+
+
+def by_metric(found: list[Sample]) -> dict[str, object]:
+    return {t.metric: t for t in trends(found)}
+
+
+def test_resources_that_follow_a_swinging_load_are_flat() -> None:
+    calls = swing_that_ends_high()
+    found = by_metric(samples(calls))
+    assert set(found) == set(FLAT)
+    assert all(t.flat for t in found.values()), found  # type: ignore[attr-defined]
+    # against time alone, the same samples look like growth: the check matters
+    at = np.array([60.0 + i * STEP_S for i in range(len(calls))])
+    fds = np.array([100 + 3 * c for c in calls], dtype=float)
+    naive = float(np.polyfit(at, fds, 1)[0]) * float(at[-1] - at[0])
+    assert naive > max(FLAT["fds"][0] * float(np.median(fds)), FLAT["fds"][1])
+
+
+def test_a_leak_under_a_swinging_load_still_shows() -> None:
+    # one file descriptor every 30 s: 60 over the half hour
+    found = by_metric(samples(swing_that_ends_high(), fds_leak_per_s=1 / 30))
+    assert not found["fds"].flat, found["fds"]  # type: ignore[attr-defined]
+    assert 50 < found["fds"].growth < 70  # type: ignore[attr-defined]
+    assert found["tasks"].flat and found["ports"].flat  # type: ignore[attr-defined]
+
+
+def test_an_equal_load_is_judged_on_time_alone() -> None:
+    n = int(SPAN_S / STEP_S)
+    assert all(t.flat for t in trends(samples([200] * n)))
+    leaking = by_metric(samples([200] * n, fds_leak_per_s=1 / 30))
+    assert not leaking["fds"].flat  # type: ignore[attr-defined]
+
+
+def test_too_few_samples_judge_nothing() -> None:
+    assert trends(samples([200, 200])) == []
