@@ -15,6 +15,7 @@ import gc
 import types
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 def label(obj: object) -> str:
@@ -52,9 +53,23 @@ def count(objects: Iterable[object]) -> tuple[Counter[str], Counter[str]]:
     return by_type, by_label
 
 
-async def census(seconds: float) -> tuple[int, Counter[str], Counter[str]]:
-    """Collect, then keep what every collection of the next ``seconds`` frees, and
-    count it. Returns (objects, by type, by label); the objects are let go after."""
+@dataclass(frozen=True, slots=True)
+class Census:
+    garbage: int  # objects freed only by collections in the census's seconds
+    by_type: Counter[str]
+    by_label: Counter[str]
+    tracked: Counter[str]  # what a full collection walks (not frozen), by type
+
+
+def tracked() -> Counter[str]:
+    """The objects a full collection walks now, by type: its pause grows with them."""
+    return Counter(type(obj).__qualname__ for obj in gc.get_objects())
+
+
+async def census(seconds: float) -> Census:
+    """Count what a full collection walks, then keep what every collection of the
+    next ``seconds`` frees, and count it; the objects are let go after."""
+    walked = tracked()
     gc.collect()
     gc.garbage.clear()
     gc.set_debug(gc.DEBUG_SAVEALL)
@@ -67,18 +82,20 @@ async def census(seconds: float) -> tuple[int, Counter[str], Counter[str]]:
     gc.garbage.clear()
     try:
         by_type, by_label = count(garbage)
-        return len(garbage), by_type, by_label
+        return Census(len(garbage), by_type, by_label, walked)
     finally:
         del garbage
 
 
-def lines(found: tuple[int, Counter[str], Counter[str]], seconds: float, calls_ended: int,
-          most: int = 25) -> list[str]:  # fmt: skip
-    total, by_type, by_label = found
+def lines(found: Census, seconds: float, calls_ended: int, most: int = 25) -> list[str]:
+    total = found.garbage
     per_call = f", {total / calls_ended:.0f} per call ended" if calls_ended else ""
-    out = [f"gc census: {total} objects freed only by collections in {seconds:g} s"
-           f"{per_call}", "  by type:"]
-    out += [f"    {n:8d}  {name}" for name, n in by_type.most_common(most)]
+    out = [f"gc census: {sum(found.tracked.values())} objects walked by a full collection;"
+           " by type:"]
+    out += [f"    {n:8d}  {name}" for name, n in found.tracked.most_common(most)]
+    out += [f"gc census: {total} objects freed only by collections in {seconds:g} s"
+            f"{per_call}; by type:"]
+    out += [f"    {n:8d}  {name}" for name, n in found.by_type.most_common(most)]
     out.append("  by code or class:")
-    out += [f"    {n:8d}  {name}" for name, n in by_label.most_common(most)]
+    out += [f"    {n:8d}  {name}" for name, n in found.by_label.most_common(most)]
     return out

@@ -138,18 +138,32 @@ class Dispatcher:
         is given back when it is made."""
         if queue_id is None:
             return None
+        trace = OfferTrace(self.monotonic)
+        try:
+            found = await self._connect(call, str(queue_id), deadline, trace)
+        except asyncio.CancelledError:
+            trace.withdrawn(call.call_id)
+            raise
+        if found is None and call.outcome is None:
+            trace.withdrawn(call.call_id)
+        return found
+
+    async def _connect(self, call: ControlledCall, queue_id: str, deadline: float,
+                       trace: OfferTrace) -> Connected | None:  # fmt: skip
         until = self.monotonic() + deadline
         while self.monotonic() < until and call.outcome is None:
-            reserving = asyncio.ensure_future(self._reserve(str(queue_id), call.call_id))
+            trace.at("reserving an agent (routing's live state)")
+            reserving = asyncio.ensure_future(self._reserve(queue_id, call.call_id))
             try:
                 reservation = await asyncio.shield(reserving)
             except asyncio.CancelledError:
                 reserving.add_done_callback(self._give_back)
                 raise
             if reservation is None:
+                trace.at("waiting for a free agent", waited=True)
                 await asyncio.sleep(POLL_S)
                 continue
-            leg = await self._offer(reservation, until)
+            leg = await self._offer(reservation, until, trace)
             if leg is None:
                 continue
             _raise_if_withdrawn(reservation, leg, self._withdraw_later)
@@ -197,7 +211,8 @@ class Dispatcher:
             logger.warning("queue %s: no reservation for call %s: %s", queue_id, call_id, error)
             return None
 
-    async def _offer(self, reservation: Reservation, until: float) -> ControlledCall | None:
+    async def _offer(self, reservation: Reservation, until: float,
+                     trace: OfferTrace | None = None) -> ControlledCall | None:  # fmt: skip
         """Ring the reserved agent's softphone until `until`; the answered leg, or None
         (the agent's state records why). Cancelled at any step (withdrawn while
         ringing, or after the answer while the agent's state was being written, slow
@@ -205,18 +220,23 @@ class Dispatcher:
         agent's release to `_withdrawal`: the leg must be hung up, or the softphone
         stays on a call nobody will end."""
         agent, call_id = reservation.agent_id, reservation.call_id
+        trace = trace or OfferTrace(self.monotonic)
         leg: ControlledCall | None = None
         try:
             binding = self.registrar.lookup(reservation.extension)
+            trace.at(f"agent {agent}: writing the offer to their state")
             if binding is None:
                 await self._event(agent, Offer(call_id))
                 await self._event(agent, NoAnswer(call_id))
                 return None
             await self._event(agent, Offer(call_id))
             uri = str(binding.contact)
+            trace.at(f"agent {agent}: calling their softphone")
             leg = await self.control.originate(
                 uri, uri=uri, ring_timeout=max(0.2, until - self.monotonic()))
+            trace.at(f"agent {agent}: their softphone ringing")
             if await _answered(leg, until - self.monotonic()):
+                trace.at(f"agent {agent}: answered; writing it to their state")
                 await self._event(agent, Answered(call_id))
                 return leg
             final = await leg.hangup()
@@ -371,6 +391,33 @@ async def _answered(leg: ControlledCall, within: float) -> bool:
     except TimeoutError:
         return False
     return False
+
+
+class OfferTrace:
+    """Where an offer is, for the log line of an offer withdrawn at its deadline (the
+    call is abandoned): no agent was free, or one was and their state's writes or
+    their softphone were slow. The first is the pacing's business, the others a
+    fault to look into; both say how long the offer had been at that step."""
+
+    __slots__ = ("monotonic", "since", "stage", "started", "waits")
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self.monotonic = monotonic
+        self.started = self.since = monotonic()
+        self.stage = "starting"
+        self.waits = 0
+
+    def at(self, stage: str, *, waited: bool = False) -> None:
+        if stage != self.stage:
+            self.stage, self.since = stage, self.monotonic()
+        self.waits += waited
+
+    def withdrawn(self, call_id: str) -> None:
+        now = self.monotonic()
+        level = logging.INFO if self.stage == "waiting for a free agent" else logging.WARNING
+        logger.log(level, "call %s: offer withdrawn after %.0f ms while %s (for %.0f ms;"
+                   " %d waits for a free agent)", call_id, (now - self.started) * 1e3,
+                   self.stage, (now - self.since) * 1e3, self.waits)
 
 
 def _wrap_up_elapsed(wrap_up_s: float, until: datetime | None, now: datetime) -> float:

@@ -27,13 +27,15 @@ async def test_census_counts_the_cycles_made_while_it_listens() -> None:
         await make_cycles()
 
     task = asyncio.create_task(later())
-    total, by_type, by_label = await census(0.3)
+    kept = [Leg() for _ in range(7)]  # alive: walked, not garbage
+    found = await census(0.3)
     await task
-    assert by_type["Leg"] >= 50
-    assert by_label[f"{__name__}.Leg"] >= 50
-    assert total >= 50
-    text = "\n".join(lines((total, by_type, by_label), 0.3, calls_ended=10))
-    assert f"{__name__}.Leg" in text and "per call ended" in text
+    assert found.by_type["Leg"] >= 50
+    assert found.by_label[f"{__name__}.Leg"] >= 50
+    assert found.garbage >= 50
+    assert found.tracked["Leg"] >= len(kept)
+    text = "\n".join(lines(found, 0.3, calls_ended=10))
+    assert f"{__name__}.Leg" in text and "per call ended" in text and "walked" in text
 
 
 def test_labels_name_the_code() -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import cast
+
+import pytest
 
 from routing.dispatch import Dispatcher
 from routing.live import Live, Reservation
@@ -201,3 +204,45 @@ async def test_a_leg_that_comes_back_from_a_withdrawn_offer_is_hung_up_all_the_s
 
 async def _reserved() -> Reservation:
     return RESERVED
+
+
+async def test_an_offer_withdrawn_while_ringing_says_so_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    leg, service = Leg(answers=False), Service()
+    routing = dispatcher(leg, service)
+    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
+    call = SimpleNamespace(outcome=None, call_id="call-1")
+    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
+    await leg.ringing.wait()
+    with caplog.at_level(logging.INFO, logger="routing.dispatch"):
+        offer.cancel()
+        async with asyncio.timeout(5):
+            await asyncio.gather(offer, return_exceptions=True)
+    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert "call call-1" in record.getMessage()
+    assert "while agent 42: their softphone ringing" in record.getMessage()
+    await finish(routing, leg)
+
+
+async def test_an_offer_that_found_no_free_agent_is_logged_as_information(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    leg, service = Leg(answers=False), Service()
+    routing = dispatcher(leg, service)
+    asked = asyncio.Event()
+
+    async def none_free(*_: object) -> None:
+        asked.set()
+
+    routing.live = cast(Live, SimpleNamespace(reserve=none_free))
+    call = SimpleNamespace(outcome=None, call_id="call-2")
+    with caplog.at_level(logging.INFO, logger="routing.dispatch"):
+        async with asyncio.timeout(5):  # a hang guard: the deadline is 0.25 s
+            got = await routing.connect(cast(ControlledCall, call), 7, None, 0.25)
+    assert got is None
+    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert "while waiting for a free agent" in record.getMessage()
+    assert service.seen == []
