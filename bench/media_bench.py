@@ -303,6 +303,11 @@ def main() -> None:
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() after setup (composition root)"
     )
+    parser.add_argument(
+        "--drain-always",
+        action="store_true",
+        help="read each socket until it is empty after every datagram (before 2026-11-30)",
+    )
     parser.add_argument("--port-base", type=int, default=30000)
     parser.add_argument("--far-end", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -312,6 +317,10 @@ def main() -> None:
             os.sched_setaffinity(0, {spec["cpu"]})
         far_end(spec)
         return
+    if args.drain_always:
+        from telephony.media import stream
+
+        stream.DRAIN_GAP_S = -1.0
     cpus = sorted(os.sched_getaffinity(0))
     args.far_cpu = cpus[-1] if len(cpus) > 1 else None
     if len(cpus) > 1:

@@ -11,6 +11,9 @@ Redis, the campaign loop), on a soak database (recreated: its name must contain
 behind a work line and the agents' softphones, and registers the agents with digest;
 the agents log in through the API; a progressive campaign over generated cases keeps
 all ``--calls`` agents talking (``--talk`` seconds a call, one second of wrap-up).
+The peers stand for phones on other machines: under root they run at nice -5
+(``--peers-nice``), so that on a small machine a starved sipp does not send its RTP
+late and have the service's recordings blamed for the gaps.
 Peers and floor: :mod:`bench.soak_floor`, :mod:`bench.soak_peers`.
 
 Every ``--sample`` seconds one row: calls in progress, RTP ports in use, RSS, open
@@ -101,6 +104,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="default: a new temporary folder")
     parser.add_argument("--keep-recordings", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows and verdict here")
+    parser.add_argument("--peers-nice", type=int, default=soak_peers.PEERS_NICE,
+                        help="the sipp peers' nice value: they stand for phones on other "
+                        "machines, so they go ahead of the service for the CPU (root; "
+                        "0: they share it)")
     parser.add_argument("--gc-census", type=float, default=0.0, metavar="SECONDS",
                         help="at the end of the steady run, count what the cyclic "
                         "collector frees in SECONDS, by type and code (bench/gc_census.py)")
@@ -129,7 +136,11 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
     rate = args.calls / (args.talk + 1.5)  # calls a second: talk, ringing and wrap-up
     cases = int(rate * 60 * (args.minutes + args.overload_seconds / 60 + 2) * 1.2) + args.calls
     async with soak_peers.phones(
-        workdir / "peers", talk_s=args.talk, calls=args.calls, max_call_s=args.talk * 4 + 60
+        workdir / "peers",
+        talk_s=args.talk,
+        calls=args.calls,
+        max_call_s=args.talk * 4 + 60,
+        nice=args.peers_nice,
     ) as (debtors, agents):
         floor = await soak_floor.prepare(
             args.database_url,
@@ -272,6 +283,7 @@ async def _overload(
         (sip[0], sip[1]),
         rate=offered,
         seconds=args.overload_seconds,
+        nice=args.peers_nice,
     )
     await _steady(args, sampler, listener, args.overload_seconds)
     with contextlib.suppress(TimeoutError):

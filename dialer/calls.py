@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +43,7 @@ from telephony.sip.call_state import Outcome
 logger = logging.getLogger(__name__)
 
 AGENT_DEADLINE = 2.0  # seconds from the end of the greeting to an agent on the line
+ANSWERED_GRACE_S = 2.0  # an agent who answered in time: for their state to be written
 SILENCE = bytes(320)
 AMD = AmdConfig()
 
@@ -215,7 +217,7 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
             if verdict is None:
                 return Ending(AttemptResult.HUNG_UP, "hung up during the greeting")
             return await _machine(deps, campaign, call, verdict)
-        connected = await _agent_within(deps, offer, agent_deadline(verdict))
+        connected = await _agent_within(deps, offer, agent_deadline(verdict), call.call_id)
     except BaseException:
         await _withdraw(deps, offer)
         raise
@@ -226,10 +228,21 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
 
 
 async def _agent_within(deps: CallDeps, offer: asyncio.Future[Connected | None],
-                        seconds: float) -> Connected | None:
+                        seconds: float, call_id: str | None = None) -> Connected | None:
+    """The agent connected within `seconds`, or None (the offer withdrawn). An agent
+    whose softphone answered in time is on the line: the offer is given up to
+    `ANSWERED_GRACE_S` more for routing to write their state (a starved process)."""
     done, _ = await asyncio.wait({offer}, timeout=seconds)
     if offer in done:
         return offer.result()
+    if call_id is not None and deps.router.agent_answered(call_id):
+        late = time.monotonic()
+        done, _ = await asyncio.wait({offer}, timeout=ANSWERED_GRACE_S)
+        if offer in done:
+            logger.warning("call %s: the agent answered in time; routing took %.0f ms more"
+                           " to write their state (bridged late)", call_id,
+                           (time.monotonic() - late) * 1e3)
+            return offer.result()
     # The dispatcher withdraws the reservation and hangs up its leg; an agent who
     # came all the same (a cancel swallowed on the way) is released: too late.
     await _withdraw(deps, offer)

@@ -110,6 +110,7 @@ class Dispatcher:
         self.on_wrap_up_timeout = on_wrap_up_timeout
         self._timeouts: set[asyncio.Task[None]] = set()
         self._withdrawals: set[asyncio.Task[None]] = set()
+        self._answered: set[str] = set()  # calls whose agent answered, state being written
 
     async def capacity(self, queue_id: int | None) -> Capacity:
         if queue_id is None:
@@ -144,6 +145,8 @@ class Dispatcher:
         except asyncio.CancelledError:
             trace.withdrawn(call.call_id)
             raise
+        finally:
+            self._answered.discard(call.call_id)
         if found is None and call.outcome is None:
             trace.withdrawn(call.call_id)
         return found
@@ -178,6 +181,11 @@ class Dispatcher:
             self.held[reservation.agent_id] = call.call_id
             return Connected(int(reservation.agent_id), leg, call.call_id)
         return None
+
+    def agent_answered(self, call_id: str) -> bool:
+        """The agent's softphone answered the call's offer, in time; the offer ends
+        once their state is written (slow when the process is starved)."""
+        return call_id in self._answered
 
     async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
         """The agent dials themselves (a preview or manual call): reserve that agent
@@ -237,6 +245,7 @@ class Dispatcher:
             trace.at(f"agent {agent}: their softphone ringing")
             if await _answered(leg, until - self.monotonic()):
                 trace.at(f"agent {agent}: answered; writing it to their state")
+                self._answered.add(call_id)
                 await self._event(agent, Answered(call_id))
                 return leg
             final = await leg.hangup()
@@ -394,30 +403,39 @@ async def _answered(leg: ControlledCall, within: float) -> bool:
 
 
 class OfferTrace:
-    """Where an offer is, for the log line of an offer withdrawn at its deadline (the
-    call is abandoned): no agent was free, or one was and their state's writes or
-    their softphone were slow. The first is the pacing's business, the others a
-    fault to look into; both say how long the offer had been at that step."""
+    """Where an offer is and where its time went, for the log line of an offer
+    withdrawn at its deadline (the call is abandoned): no agent was free, or one was
+    and their state's writes or their softphone were slow. The first is the pacing's
+    business (information), the others a fault to look into (a warning)."""
 
-    __slots__ = ("monotonic", "since", "stage", "started", "waits")
+    __slots__ = ("monotonic", "since", "spent", "stage", "started", "waits")
 
     def __init__(self, monotonic: Callable[[], float]) -> None:
         self.monotonic = monotonic
         self.started = self.since = monotonic()
         self.stage = "starting"
+        self.spent: dict[str, float] = {}  # stage -> seconds, in the order first reached
         self.waits = 0
 
     def at(self, stage: str, *, waited: bool = False) -> None:
         if stage != self.stage:
-            self.stage, self.since = stage, self.monotonic()
+            now = self.monotonic()
+            self.spent[self.stage] = self.spent.get(self.stage, 0.0) + now - self.since
+            self.stage, self.since = stage, now
         self.waits += waited
 
     def withdrawn(self, call_id: str) -> None:
-        now = self.monotonic()
-        level = logging.INFO if self.stage == "waiting for a free agent" else logging.WARNING
-        logger.log(level, "call %s: offer withdrawn after %.0f ms while %s (for %.0f ms;"
-                   " %d waits for a free agent)", call_id, (now - self.started) * 1e3,
-                   self.stage, (now - self.since) * 1e3, self.waits)
+        self.at("withdrawn")
+        level = logging.INFO if not self.spent.keys() - IDLE_STAGES else logging.WARNING
+        steps = ", ".join(f"{stage} {seconds * 1e3:.0f} ms" for stage, seconds
+                          in self.spent.items() if stage != "starting")  # fmt: skip
+        logger.log(level, "call %s: offer withdrawn after %.0f ms (%d waits for a free"
+                   " agent): %s", call_id, (self.since - self.started) * 1e3, self.waits,
+                   steps)
+
+
+IDLE_STAGES = {"starting", "reserving an agent (routing's live state)",
+               "waiting for a free agent"}
 
 
 def _wrap_up_elapsed(wrap_up_s: float, until: datetime | None, now: datetime) -> float:

@@ -1,5 +1,6 @@
 """The 2 s agent deadline (pure, fakes for routing): an offer still open at the
-deadline is withdrawn and the call goes on without an agent; an agent who comes back
+deadline is withdrawn and the call goes on without an agent, unless the agent's
+softphone answered in time and routing is still writing their state; an agent who comes back
 from the withdrawn offer all the same (a cancel swallowed on the way, as
 `asyncio.wait_for` does on Python 3.11) is released, never left on a dead leg."""
 
@@ -10,14 +11,16 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
+
 from dialer.calls import CallDeps, _agent_within
 
 
-def deps(released: list[Any]) -> CallDeps:
+def deps(released: list[Any], *, answered: bool = False) -> CallDeps:
     async def release(connected: Any, *, ended_at: datetime) -> None:
         released.append(connected)
 
-    router = SimpleNamespace(release=release)
+    router = SimpleNamespace(release=release, agent_answered=lambda call_id: answered)
     return cast(CallDeps, SimpleNamespace(router=router,
                                           clock=lambda: datetime(2026, 11, 29, tzinfo=UTC)))
 
@@ -52,3 +55,27 @@ async def test_an_agent_within_the_deadline_is_kept() -> None:
     offer: asyncio.Future[Any] = asyncio.ensure_future(asyncio.sleep(0, result=CAME))
     assert await _agent_within(deps(released), offer, 5.0) is CAME
     assert released == []
+
+
+async def test_an_agent_who_answered_in_time_is_kept_while_their_state_is_written() -> None:
+    released: list[Any] = []
+    offer: asyncio.Future[Any] = asyncio.ensure_future(asyncio.sleep(0.05, result=CAME))
+    got = await _agent_within(deps(released, answered=True), offer, 0.01, "call-1")
+    assert got is CAME and released == []
+
+
+async def test_an_agent_who_did_not_answer_in_time_is_not_waited_for() -> None:
+    released: list[Any] = []
+    offer: asyncio.Future[Any] = asyncio.ensure_future(asyncio.sleep(0.05, result=CAME))
+    assert await _agent_within(deps(released), offer, 0.01, "call-1") is None
+    assert offer.cancelled() and released == []
+
+
+async def test_a_state_write_that_never_ends_is_withdrawn_after_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("dialer.calls.ANSWERED_GRACE_S", 0.02)
+    released: list[Any] = []
+    offer: asyncio.Future[Any] = asyncio.ensure_future(asyncio.sleep(10, result=CAME))
+    assert await _agent_within(deps(released, answered=True), offer, 0.01, "call-1") is None
+    assert offer.cancelled()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -221,8 +222,11 @@ async def test_an_offer_withdrawn_while_ringing_says_so_in_the_log(
             await asyncio.gather(offer, return_exceptions=True)
     (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
     assert record.levelno == logging.WARNING
-    assert "call call-1" in record.getMessage()
-    assert "while agent 42: their softphone ringing" in record.getMessage()
+    steps = record.getMessage().split("): ", 1)[1].split(", ")
+    assert record.getMessage().startswith("call call-1: offer withdrawn after ")
+    assert [re.sub(r" \d+ ms$", "", step) for step in steps] == [
+        "reserving an agent (routing's live state)", "agent 42: writing the offer to their state",
+        "agent 42: calling their softphone", "agent 42: their softphone ringing"]
     await finish(routing, leg)
 
 
@@ -244,5 +248,23 @@ async def test_an_offer_that_found_no_free_agent_is_logged_as_information(
     assert got is None
     (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
     assert record.levelno == logging.INFO
-    assert "while waiting for a free agent" in record.getMessage()
+    steps = record.getMessage().split("): ", 1)[1].split(", ")
+    assert [re.sub(r" \d+ ms$", "", step) for step in steps] == [
+        "reserving an agent (routing's live state)", "waiting for a free agent"]
     assert service.seen == []
+
+
+async def test_an_agent_who_answered_is_told_to_the_dialer_while_their_state_is_written() -> None:
+    leg, service = Leg(answers=True), Service()
+    routing = dispatcher(leg, service)
+    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
+    call = SimpleNamespace(outcome=None, call_id="call-1")
+    assert not routing.agent_answered("call-1")
+    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
+    await service.answering.wait()  # answered; `Answered` being written
+    assert routing.agent_answered("call-1") and not routing.agent_answered("call-2")
+    service.written.set()
+    async with asyncio.timeout(5):
+        got = await offer
+    assert got is not None and got.agent_id == 42
+    assert not routing.agent_answered("call-1")

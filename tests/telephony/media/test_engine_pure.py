@@ -4,6 +4,8 @@ playback and DTMF send plans. No sockets, no loop except where futures need one.
 from __future__ import annotations
 
 import asyncio
+import socket
+from typing import cast
 
 import numpy as np
 import pytest
@@ -18,6 +20,7 @@ from telephony.media.inbound import Inbound
 from telephony.media.rtp import RtpPacket
 from telephony.media.schedule import Due, TickSchedule
 from telephony.media.sources import DtmfSend, Playback, as_pcm
+from telephony.media.stream import RtpStream
 
 ADDR = ("127.0.0.1", 40000)
 OTHER = ("127.0.0.1", 40002)
@@ -206,3 +209,36 @@ def test_inbound_gives_the_stream_back_to_the_address_sdp_gave() -> None:
     inbound.receive(packet(2, ssrc=9), OTHER, 0.02)
     inbound.receive(packet(2), ADDR, 0.03)
     assert (inbound.remote, inbound.foreign, inbound.received) == (ADDR, 1, 3)
+
+
+class WaitingSocket:
+    """A non-blocking UDP socket's reads: the datagrams waiting, then EAGAIN."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[bytes, tuple[str, int]]] = []
+        self.reads = 0
+
+    def recvfrom(self, size: int) -> tuple[bytes, tuple[str, int]]:
+        self.reads += 1
+        if not self.waiting:
+            raise BlockingIOError
+        return self.waiting.pop(0)
+
+
+async def test_a_stream_reads_what_waits_on_its_socket_only_after_a_late_datagram() -> None:
+    """Datagrams 20 ms apart cost no extra read; one that comes after a gap (the loop
+    was held up) takes every datagram waiting behind it, before the tick runs."""
+    now = [100.0]
+    stream = RtpStream(30000, PCMU, now=lambda: now[0])
+    sock = WaitingSocket()
+    stream._attach_socket(cast(socket.socket, sock))
+    far = ("127.0.0.1", 40000)
+    for seq in range(5):  # in time
+        stream.datagram_received(packet(seq), far)
+        now[0] += 0.02
+    assert sock.reads == 1  # the first datagram of the stream looks
+    now[0] += 0.2  # the loop stalled: 10 more came meanwhile
+    sock.waiting = [(packet(seq), far) for seq in range(6, 16)]
+    stream.datagram_received(packet(5), far)
+    assert sock.waiting == [] and stream.stats().packets_received == 16
+    assert sock.reads == 1 + 11  # ten datagrams and the read that found none
