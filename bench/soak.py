@@ -69,6 +69,7 @@ from bench.soak_verdict import (
     Sample,
     audio_lines,
     judge_overload,
+    overlaps,
     steady,
     table,
     verdict,
@@ -208,12 +209,15 @@ async def _run(
     running = asyncio.create_task(path.run(), name="call path")
     refreshing = asyncio.create_task(_keep_registered(register), name="registrations")
     await soak_floor.start_campaign(args.database_url, floor.campaign_id, clock(), Command.START)
+    census = None
     try:
         await _steady(args, sampler, listener, args.minutes * 60)
         if args.gc_census:
             ended = "SELECT count(*) FROM attempts WHERE ended_at IS NOT NULL"
             before = await pool.fetchval(ended)
+            begins = time.monotonic() - started
             found = await gc_census.census(args.gc_census)
+            census = (begins, time.monotonic() - started)
             calls = await pool.fetchval(ended) - before
             print("\n".join(gc_census.lines(found, args.gc_census, calls)), flush=True)
         overload = None
@@ -230,7 +234,7 @@ async def _run(
         for task in (running, refreshing):
             task.cancel()
         await asyncio.gather(running, refreshing, return_exceptions=True)
-    return report(args, sampler, listener, idle, overload)
+    return report(args, sampler, listener, idle, overload, census)
 
 
 async def _keep_registered(
@@ -330,6 +334,7 @@ def report(
     listener: Listener,
     idle: Sample,
     overload: Overload | None,
+    census: tuple[float, float] | None = None,
 ) -> int:
     rows = sampler.rows
     ramp = max(60.0, 0.2 * args.minutes * 60)
@@ -344,11 +349,16 @@ def report(
         f"{idle.calls} calls, {idle.ports} ports, {idle.backlog} backlog, "
         f"{idle.tasks} tasks, {idle.fds} fds"
     )
-    in_steady = [h for h in listener.heard if until is None or h.finished_at < until]
+    heard = listener.heard
+    if census is not None:  # its collections stop the process: the harness's, not judged
+        heard = [h for h in heard if not overlaps(h, census)]
+        lines.append(f"gc census    {len(listener.heard) - len(heard)} recordings up during "
+                     f"it ({census[0]:.0f}-{census[1]:.0f} s) left out of the audio checks")
+    in_steady = [h for h in heard if until is None or h.finished_at < until]
     lines += audio_lines("steady recordings", in_steady)
     if overload is not None:
         overload_ok, more = judge_overload(
-            overload, rows, listener.heard, talk_s=args.talk, sample_s=args.sample
+            overload, rows, heard, talk_s=args.talk, sample_s=args.sample
         )
         ok &= overload_ok
         lines += more

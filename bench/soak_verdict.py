@@ -137,6 +137,12 @@ class Heard:
         return max(self.agent_silent, self.debtor_silent) <= SILENT_FRAMES_OK
 
 
+def overlaps(heard: Heard, window: tuple[float, float]) -> bool:
+    """The recording was under way at some time in ``window`` (seconds since the
+    campaign started)."""
+    return heard.finished_at - heard.seconds <= window[1] and heard.finished_at >= window[0]
+
+
 def audio_lines(name: str, heard: Sequence[Heard]) -> list[str]:
     if not heard:
         return [f"{name}: no recordings finished"]

@@ -258,6 +258,7 @@ class CallControl:
         try:
             await self.media.close_stream(call.stream)
         finally:
+            call.sip.answer_offer = None  # it holds the call: a cycle for the GC to find
             self.calls.pop(call.call_id, None)
             call._record(outcome)
             if not call._done.done():

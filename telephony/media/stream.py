@@ -291,6 +291,7 @@ class RtpStream(asyncio.DatagramProtocol):
         logger.debug("RTP port %d: %s", self.port, exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None  # the transport holds this protocol: no cycle left behind
         if not self._lost.done():
             self._lost.set_result(None)
 

@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from telephony.sip.call_state import CallAction, CallInput, CallState, Outcome, step
 from telephony.sip.dialog import Dialog
@@ -84,11 +84,15 @@ class Call:
         self._awaiting_ack: ServerTransaction | None = None
         self._acked = asyncio.Event()
         self._bye_status: int | None = None
-        self._handlers: dict[CallAction, Handler] = {
-            CallAction.SEND_BYE: self._send_bye,
-            CallAction.REPORT_ENDED: self._report_ended,
-            CallAction.REPORT_HUNG_UP: self._report_hung_up,
-        }
+
+    # What each action of the table runs, by method name: a dict of bound methods on
+    # the call would hold the call in a reference cycle, which only the cyclic garbage
+    # collector frees (two per call, each with its events, futures and messages).
+    ACTIONS: ClassVar[dict[CallAction, str]] = {
+        CallAction.SEND_BYE: "_send_bye",
+        CallAction.REPORT_ENDED: "_report_ended",
+        CallAction.REPORT_HUNG_UP: "_report_hung_up",
+    }
 
     @property
     def outcome(self) -> CallEvent | None:
@@ -118,7 +122,8 @@ class Call:
             logger.debug("call %s: %s + %s -> %s", self.call_id, before, event, found.next)
         self.state = found.next
         for action in found.actions:
-            self._handlers[action](response, why)
+            handler: Handler = getattr(self, self.ACTIONS[action])
+            handler(response, why)
         if found.next is CallState.ENDED and before is not CallState.ENDED:
             self._closed()
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import ClassVar
 
-from telephony.sip.call import Call, CallEvent, CallHost, Handler
+from telephony.sip.call import Call, CallEvent, CallHost
 from telephony.sip.call_state import (
     CallAction,
     CallInput,
@@ -52,19 +53,18 @@ class OutgoingCall(Call):
         self._retry_invite: SipRequest | None = None
         self._ack: SipRequest | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        self._handlers.update(self._invite_handlers())
 
-    def _invite_handlers(self) -> dict[CallAction, Handler]:
-        return {
-            CallAction.REPORT_PROGRESS: self._report_progress,
-            CallAction.REPORT_ANSWERED: self._report_answered,
-            CallAction.REPORT_FINAL: self._report_final,
-            CallAction.REPORT_FAILED: self._report_failed,
-            CallAction.REPORT_CANCELLED: self._report_cancelled,
-            CallAction.ACK: self._send_ack,
-            CallAction.SEND_CANCEL: self._send_cancel,
-            CallAction.RETRY_WITH_CREDENTIALS: self._send_retry,
-        }
+    ACTIONS: ClassVar[dict[CallAction, str]] = {
+        **Call.ACTIONS,
+        CallAction.REPORT_PROGRESS: "_report_progress",
+        CallAction.REPORT_ANSWERED: "_report_answered",
+        CallAction.REPORT_FINAL: "_report_final",
+        CallAction.REPORT_FAILED: "_report_failed",
+        CallAction.REPORT_CANCELLED: "_report_cancelled",
+        CallAction.ACK: "_send_ack",
+        CallAction.SEND_CANCEL: "_send_cancel",
+        CallAction.RETRY_WITH_CREDENTIALS: "_send_retry",
+    }
 
     def start(self) -> None:
         self._send_invite(self.invite)

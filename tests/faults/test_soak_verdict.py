@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from bench.soak_verdict import FLAT, Sample, trends
+from bench.soak_verdict import FLAT, Heard, Sample, overlaps, trends
 
 SPAN_S = 1800.0
 STEP_S = 10.0
@@ -70,3 +70,13 @@ def test_an_equal_load_is_judged_on_time_alone() -> None:
 
 def test_too_few_samples_judge_nothing() -> None:
     assert trends(samples([200, 200])) == []
+
+
+def test_a_recording_overlaps_a_window_it_was_under_way_in() -> None:
+    def heard(start: float, end: float) -> Heard:
+        return Heard(finished_at=end, seconds=end - start, agent_silent=0.0, debtor_silent=0.0)
+
+    census = (100.0, 120.0)
+    assert overlaps(heard(90, 130), census) and overlaps(heard(110, 115), census)
+    assert overlaps(heard(90, 100), census) and overlaps(heard(120, 150), census)
+    assert not overlaps(heard(60, 99.9), census) and not overlaps(heard(120.1, 150), census)

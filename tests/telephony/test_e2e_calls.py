@@ -453,6 +453,35 @@ async def test_a_thousand_calls_leak_nothing(switch: Switch) -> None:
     assert phone.wire.count >= CALLS  # RTP did flow
 
 
+@pytest.mark.timeout(60)
+async def test_a_finished_call_is_freed_by_reference_counting_alone(switch: Switch) -> None:
+    """No reference cycle holds a finished leg, its SIP call or its RTP stream: the
+    cyclic collector would have to find them, and its full passes stop the process
+    (60-220 ms with 200 calls up). Each used to be in a cycle of its own."""
+    caller = await UserAgent.open(LOOPBACK, 0, timing=QUICK)
+    legs: weakref.WeakSet[object] = weakref.WeakSet()
+    gc.collect()
+    gc.disable()
+    try:
+        async with debtor_phone(keep=False, timing=QUICK) as phone:
+            control = CallControl(caller, switch.media, WorkLines(), media_host=LOOPBACK)
+            for _ in range(5):
+                call = await control.originate(phone.uri, uri=phone.uri, ring_timeout=5)
+                legs.update((call, call.sip, call.stream))
+                await answered(call)
+                await control.media.wait_ticks(2)
+                assert (await call.hangup()).outcome is Outcome.ENDED
+            del call
+            await drained(caller, phone.ua)  # the BYEs' transactions end
+            for _ in range(5):  # the calls' tasks finish
+                await asyncio.sleep(0)
+            assert sorted(type(leg).__name__ for leg in legs) == []
+            await control.close()
+    finally:
+        gc.enable()
+        caller.close()
+
+
 async def place_calls(
     control: CallControl, uri: str
 ) -> tuple[float, list[float], weakref.WeakSet[ControlledCall]]:
