@@ -20,7 +20,7 @@ from typing import cast
 
 import pytest
 
-from routing.dispatch import Dispatcher
+from routing.dispatch import Connected, Dispatcher
 from routing.live import Live, Reservation
 from routing.service import AgentService
 from routing.state import Answered, StateEvent
@@ -191,9 +191,7 @@ class SwallowingService(Service):
 async def test_a_leg_that_comes_back_from_a_withdrawn_offer_is_hung_up_all_the_same() -> None:
     leg, service = Leg(answers=True), SwallowingService()
     routing = dispatcher(leg, service)
-    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
-    call = SimpleNamespace(outcome=None, call_id="call-1")
-    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
+    offer = connecting(routing)
     await service.answering.wait()
     offer.cancel()  # swallowed inside the write of Answered: _offer returns the leg
     async with asyncio.timeout(5):
@@ -201,6 +199,13 @@ async def test_a_leg_that_comes_back_from_a_withdrawn_offer_is_hung_up_all_the_s
     assert offer.cancelled() and not routing.held
     await finish(routing, leg)
     assert leg.hung_up == 1 and service.seen == ["Offer", "Answered", "Release"]
+
+
+def connecting(routing: Dispatcher) -> asyncio.Future[Connected | None]:
+    """The offer of call-1 to the agent `RESERVED` holds, under way."""
+    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
+    call = SimpleNamespace(outcome=None, call_id="call-1")
+    return asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
 
 
 async def _reserved() -> Reservation:
@@ -212,9 +217,7 @@ async def test_an_offer_withdrawn_while_ringing_says_so_in_the_log(
 ) -> None:
     leg, service = Leg(answers=False), Service()
     routing = dispatcher(leg, service)
-    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
-    call = SimpleNamespace(outcome=None, call_id="call-1")
-    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
+    offer = connecting(routing)
     await leg.ringing.wait()
     with caplog.at_level(logging.INFO, logger="routing.dispatch"):
         offer.cancel()
@@ -257,10 +260,8 @@ async def test_an_offer_that_found_no_free_agent_is_logged_as_information(
 async def test_an_agent_who_answered_is_told_to_the_dialer_while_their_state_is_written() -> None:
     leg, service = Leg(answers=True), Service()
     routing = dispatcher(leg, service)
-    routing.live = cast(Live, SimpleNamespace(reserve=lambda *_: _reserved()))
-    call = SimpleNamespace(outcome=None, call_id="call-1")
     assert not routing.agent_answered("call-1")
-    offer = asyncio.ensure_future(routing.connect(cast(ControlledCall, call), 7, None, 1e9))
+    offer = connecting(routing)
     await service.answering.wait()  # answered; `Answered` being written
     assert routing.agent_answered("call-1") and not routing.agent_answered("call-2")
     service.written.set()
