@@ -69,7 +69,7 @@ class AgentRouter(Protocol):
 
     def agent_answered(self, call_id: str) -> bool:
         """The agent's softphone answered `call`'s offer; `connect` returns once the
-        agent's state says so (the dialer waits for that past its deadline)."""
+        agent's state says so (an offer withdrawn meanwhile is logged as such)."""
 
     async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
         """The agent dials themselves: reserve that agent for `call_id` and ring their

@@ -205,7 +205,10 @@ class Dispatcher:
         except AgentStateError as error:
             return f"you cannot take a call now: {error}"
         reservation = Reservation("", call_id, agent, live.extension, live.version + 1)
-        leg = await self._offer(reservation, self.monotonic() + ring_s)
+        try:
+            leg = await self._offer(reservation, self.monotonic() + ring_s)
+        finally:
+            self._answered.discard(call_id)
         if leg is None:
             return "your softphone did not answer"
         _raise_if_withdrawn(reservation, leg, self._withdraw_later)

@@ -269,3 +269,19 @@ async def test_an_agent_who_answered_is_told_to_the_dialer_while_their_state_is_
         got = await offer
     assert got is not None and got.agent_id == 42
     assert not routing.agent_answered("call-1")
+
+
+async def test_an_agents_own_dial_leaves_nothing_in_the_answered_calls() -> None:
+    leg, service = Leg(answers=True), Service()
+    service.written.set()
+    routing = dispatcher(leg, service)
+
+    async def agent(agent_id: str) -> SimpleNamespace:
+        return SimpleNamespace(registered=True, extension="1001", version=3)
+
+    routing.live = cast(Live, SimpleNamespace(agent=agent))
+    async with asyncio.timeout(5):  # a hang guard
+        got = await routing.claim(42, "call-9", ring_s=5)
+    assert isinstance(got, Connected) and got.agent_id == 42
+    assert service.seen == ["Reserve", "Offer", "Answered"]
+    assert not routing.agent_answered("call-9")
