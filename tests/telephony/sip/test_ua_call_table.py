@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from telephony.sip.call import Call
 from telephony.sip.call_state import (
     TRANSITIONS,
     CallAction,
@@ -17,6 +18,7 @@ from telephony.sip.call_state import (
     progress_of,
     step,
 )
+from telephony.sip.outgoing import OutgoingCall
 
 S, IN, A = CallState, CallInput, CallAction
 REPORTS_FINAL = {
@@ -107,3 +109,12 @@ def test_progress(status: int, sdp: bool, outcome: Outcome) -> None:
 )  # fmt: skip
 def test_final_outcomes(status: int, outcome: Outcome) -> None:
     assert final_of(status) is outcome and outcome.final
+
+
+def test_every_action_of_the_table_names_a_method_of_the_call() -> None:
+    """The calls run their table's actions by method name (no bound methods held: no
+    reference cycle); a name that misses would fail only when its action first runs."""
+    assert set(OutgoingCall.ACTIONS) == set(CallAction)
+    for kind in (Call, OutgoingCall):
+        for name in kind.ACTIONS.values():
+            assert callable(getattr(kind, name, None)), (kind.__name__, name)
