@@ -26,9 +26,10 @@ import gc
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
@@ -218,20 +219,41 @@ class CallPath:
 
     async def run(self, *, campaigns: bool = True) -> None:
         """The campaign loop (unless `campaigns` is False), routing's reconciler and the
-        listeners for PCI pauses, monitors and agents' dials, until cancelled."""
+        listeners for PCI pauses, monitors and agents' dials, until cancelled or one
+        of them fails (raised).
+
+        Stopping, each is cancelled until it has ended (`_cancel_until_done`): a
+        cancel that comes while a Redis command or subscription is under way can be
+        swallowed in redis-py, and a task left running held the process's shutdown
+        for ever (`callcase serve media` stopped just after its start, 1 in 5)."""
         async with asyncio.TaskGroup() as group:
             if campaigns:
-                group.create_task(self.dialer.run(), name="dialer")
+                group.create_task(_stoppable("dialer", self.dialer.run()), name="dialer")
             else:
                 await self.dialer.recover()
-            group.create_task(self.reconciler.run(), name="routing reconciler")
-            group.create_task(_kept("PCI pauses", lambda: pci.serve(
-                self.redis, self.recordings.active, lambda: self.media.clock.ticks)))
-            group.create_task(_kept("supervisor monitoring", lambda: monitoring.serve(
-                self.redis, self.monitors)))
-            group.create_task(_kept("agents' dial requests", lambda: dial_requests.serve(
-                self.redis, lambda extension: self.registrar.lookup(extension) is not None,
-                self.dialer.dial_for_agent)))
+                if (current := asyncio.current_task()) is not None and current.cancelling():
+                    raise asyncio.CancelledError  # a cancel lost in the recovery's queries
+            group.create_task(_stoppable("routing reconciler", self.reconciler.run()),
+                              name="routing reconciler")
+            group.create_task(_stoppable("PCI pauses", _kept("PCI pauses", lambda: pci.serve(
+                self.redis, self.recordings.active, lambda: self.media.clock.ticks))))
+            group.create_task(_stoppable("supervisor monitoring", _kept(
+                "supervisor monitoring", lambda: monitoring.serve(self.redis, self.monitors))))
+            group.create_task(_stoppable("agents' dial requests", _kept(
+                "agents' dial requests", lambda: dial_requests.serve(
+                    self.redis, lambda extension: self.registrar.lookup(extension) is not None,
+                    self.dialer.dial_for_agent))))
+
+
+async def _stoppable(name: str, work: Coroutine[Any, Any, None]) -> None:
+    """`work` in a task of its own, which a cancel of this one cancels until it has
+    ended (`_cancel_until_done`)."""
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await _cancel_until_done(name, task)
+        raise
 
 
 async def _kept(name: str, serve: Callable[[], Awaitable[None]]) -> None:
@@ -245,6 +267,25 @@ async def _kept(name: str, serve: Callable[[], Awaitable[None]]) -> None:
             logger.warning("%s: Redis connection lost (%s); subscribing again in 1 s",
                            name, error)
         await asyncio.sleep(1.0)
+
+
+RECANCEL_S = 1.0
+RECANCEL_TRIES = 10
+
+
+async def _cancel_until_done(name: str, task: asyncio.Future[None]) -> None:
+    """Cancel `task` again every `RECANCEL_S` until it has ended (at most
+    `RECANCEL_TRIES` times: a task that will not end is logged and left)."""
+    for tries in range(1, RECANCEL_TRIES + 1):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=RECANCEL_S)
+        if done:
+            if not task.cancelled() and task.exception() is not None:
+                logger.warning("%s: ended on its cancel with %r", name, task.exception())
+            return
+        logger.warning("%s: still running %g s after it was cancelled; cancelling again",
+                       name, tries * RECANCEL_S)
+    logger.error("%s: would not stop; left behind", name)
 
 
 def _log_failure(task: asyncio.Future[bool]) -> None:
