@@ -223,9 +223,10 @@ class CallPath:
         of them fails (raised).
 
         Stopping, each is cancelled until it has ended (`_cancel_until_done`): a
-        cancel that comes while a Redis command or subscription is under way can be
-        swallowed in redis-py, and a task left running held the process's shutdown
-        for ever (`callcase serve media` stopped just after its start, 1 in 5)."""
+        cancel that came while they were connecting to Redis was lost (where, in
+        redis-py or asyncio, is not known), and a task left running held the
+        process's shutdown for ever (`callcase serve media` stopped just after its
+        start, 1 time in 4 to 12)."""
         async with asyncio.TaskGroup() as group:
             if campaigns:
                 group.create_task(_stoppable("dialer", self.dialer.run()), name="dialer")
