@@ -215,7 +215,7 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
             if verdict is None:
                 return Ending(AttemptResult.HUNG_UP, "hung up during the greeting")
             return await _machine(deps, campaign, call, verdict)
-        connected = await _agent_within(deps, offer, agent_deadline(verdict), call.call_id)
+        connected = await _agent_within(deps, offer, agent_deadline(verdict))
     except BaseException:
         await _withdraw(deps, offer)
         raise
@@ -226,7 +226,7 @@ async def _answered(deps: CallDeps, campaign: Campaign, call: ControlledCall,
 
 
 async def _agent_within(deps: CallDeps, offer: asyncio.Future[Connected | None],
-                        seconds: float, call_id: str | None = None) -> Connected | None:
+                        seconds: float) -> Connected | None:
     """The agent connected within `seconds`, or None (the offer withdrawn).
 
     An agent whose softphone answered in time but whose state routing was still
@@ -234,13 +234,11 @@ async def _agent_within(deps: CallDeps, offer: asyncio.Future[Connected | None],
     connected within the 2 s, which is what an abandoned call is (47 CFR
     64.1200(a)(7), Ofcom). Bridging late would leave the call out of the abandon
     rate, its call tally and the no-redial rule; counting a late bridge as
-    abandoned is not built. It is logged, so that the cause is seen."""
+    abandoned is not built. Routing logs where the offer's time went
+    (`routing.dispatch.OfferTrace`)."""
     done, _ = await asyncio.wait({offer}, timeout=seconds)
     if offer in done:
         return offer.result()
-    if call_id is not None and deps.router.agent_answered(call_id):
-        logger.warning("call %s: abandoned although the agent's softphone answered in"
-                       " time: routing was still writing their state", call_id)
     # The dispatcher withdraws the reservation and hangs up its leg; an agent who
     # came all the same (a cancel swallowed on the way) is released: too late.
     await _withdraw(deps, offer)

@@ -349,9 +349,6 @@ class _Offers:
         finally:
             self.settled()
 
-    def agent_answered(self, call_id: str) -> bool:
-        return self.router.agent_answered(call_id)
-
     async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
         return await self.router.claim(agent_id, call_id, ring_s)
 

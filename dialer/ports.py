@@ -67,10 +67,6 @@ class AgentRouter(Protocol):
         """Reserve an agent, ring their softphone and bridge it to `call`; None when
         no agent answered within `deadline` seconds (the call is then abandoned)."""
 
-    def agent_answered(self, call_id: str) -> bool:
-        """The agent's softphone answered `call`'s offer; `connect` returns once the
-        agent's state says so (an offer withdrawn meanwhile is logged as such)."""
-
     async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
         """The agent dials themselves: reserve that agent for `call_id` and ring their
         softphone; the answered leg, or why not (busy, not registered, no answer)."""

@@ -110,7 +110,6 @@ class Dispatcher:
         self.on_wrap_up_timeout = on_wrap_up_timeout
         self._timeouts: set[asyncio.Task[None]] = set()
         self._withdrawals: set[asyncio.Task[None]] = set()
-        self._answered: set[str] = set()  # calls whose agent answered, state being written
 
     async def capacity(self, queue_id: int | None) -> Capacity:
         if queue_id is None:
@@ -145,8 +144,6 @@ class Dispatcher:
         except asyncio.CancelledError:
             trace.withdrawn(call.call_id)
             raise
-        finally:
-            self._answered.discard(call.call_id)
         if found is None and call.outcome is None:
             trace.withdrawn(call.call_id)
         return found
@@ -182,11 +179,6 @@ class Dispatcher:
             return Connected(int(reservation.agent_id), leg, call.call_id)
         return None
 
-    def agent_answered(self, call_id: str) -> bool:
-        """The agent's softphone answered the call's offer, in time; the offer ends
-        once their state is written (slow when the process is starved)."""
-        return call_id in self._answered
-
     async def claim(self, agent_id: int, call_id: str, ring_s: float) -> Connected | str:
         """The agent dials themselves (a preview or manual call): reserve that agent
         for `call_id`, ring their softphone and return the answered leg; else why not.
@@ -205,10 +197,7 @@ class Dispatcher:
         except AgentStateError as error:
             return f"you cannot take a call now: {error}"
         reservation = Reservation("", call_id, agent, live.extension, live.version + 1)
-        try:
-            leg = await self._offer(reservation, self.monotonic() + ring_s)
-        finally:
-            self._answered.discard(call_id)
+        leg = await self._offer(reservation, self.monotonic() + ring_s)
         if leg is None:
             return "your softphone did not answer"
         _raise_if_withdrawn(reservation, leg, self._withdraw_later)
@@ -248,7 +237,6 @@ class Dispatcher:
             trace.at(f"agent {agent}: their softphone ringing")
             if await _answered(leg, until - self.monotonic()):
                 trace.at(f"agent {agent}: answered; writing it to their state")
-                self._answered.add(call_id)
                 await self._event(agent, Answered(call_id))
                 return leg
             final = await leg.hangup()

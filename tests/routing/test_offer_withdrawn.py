@@ -257,21 +257,28 @@ async def test_an_offer_that_found_no_free_agent_is_logged_as_information(
     assert service.seen == []
 
 
-async def test_an_agent_who_answered_is_told_to_the_dialer_while_their_state_is_written() -> None:
+async def test_an_offer_withdrawn_after_the_answer_says_so_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The softphone answered in time, the agent's state was still being written at
+    the deadline: the call is abandoned all the same, and the log says where it was."""
     leg, service = Leg(answers=True), Service()
     routing = dispatcher(leg, service)
-    assert not routing.agent_answered("call-1")
     offer = connecting(routing)
     await service.answering.wait()  # answered; `Answered` being written
-    assert routing.agent_answered("call-1") and not routing.agent_answered("call-2")
-    service.written.set()
-    async with asyncio.timeout(5):
-        got = await offer
-    assert got is not None and got.agent_id == 42
-    assert not routing.agent_answered("call-1")
+    with caplog.at_level(logging.INFO, logger="routing.dispatch"):
+        offer.cancel()
+        async with asyncio.timeout(5):
+            await asyncio.gather(offer, return_exceptions=True)
+    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    steps = record.getMessage().split("): ", 1)[1].split(", ")
+    assert re.sub(r" \d+ ms$", "", steps[-1]) == "agent 42: answered; writing it to their state"
+    await finish(routing, leg)
+    assert leg.hung_up == 1 and service.seen == ["Offer", "Answered", "Release"]
 
 
-async def test_an_agents_own_dial_leaves_nothing_in_the_answered_calls() -> None:
+async def test_an_agents_own_dial_rings_them_and_keeps_the_leg() -> None:
     leg, service = Leg(answers=True), Service()
     service.written.set()
     routing = dispatcher(leg, service)
@@ -283,5 +290,4 @@ async def test_an_agents_own_dial_leaves_nothing_in_the_answered_calls() -> None
     async with asyncio.timeout(5):  # a hang guard
         got = await routing.claim(42, "call-9", ring_s=5)
     assert isinstance(got, Connected) and got.agent_id == 42
-    assert service.seen == ["Reserve", "Offer", "Answered"]
-    assert not routing.agent_answered("call-9")
+    assert service.seen == ["Reserve", "Offer", "Answered"] and leg.hung_up == 0
