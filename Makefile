@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup services demo test lint check pytest bench soak clean
+.PHONY: setup services demo test lint check pytest bench soak fuzz clean
 
 setup:
 	bash .ci/setup.sh
@@ -38,6 +38,18 @@ SOAK_MINUTES ?= 30
 soak: setup services
 	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --calls 200 --cps 20 --overload 10 \
 		--database-url $(SOAK_DATABASE_URL) --redis-url $(SOAK_REDIS_URL) --json var/soak.json
+
+FUZZ_EXAMPLES ?= 20000
+API_FUZZ_EXAMPLES ?= 100
+
+# The long fuzz runs (issue 11, docs/security.md): the SIP and SDP parsers with
+# FUZZ_EXAMPLES per property (CI: 300), the API with API_FUZZ_EXAMPLES per operation
+# (CI: 5). About 2 and 2.5 minutes at the defaults on a 2-core machine.
+fuzz: setup services
+	CALLCASE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/security/test_sip_fuzz.py \
+		-q -p no:cacheprovider --timeout=0 --hypothesis-show-statistics
+	CALLCASE_API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(VENV)/bin/pytest \
+		tests/security/test_api_fuzz.py -q -p no:cacheprovider --timeout=0
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

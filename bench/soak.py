@@ -9,9 +9,10 @@ API and the call path (SIP, the agents' registrar, media, recorder, routing on
 Redis, the campaign loop), on a soak database (recreated: its name must contain
 "soak") and a Redis database of its own (emptied). sipp plays the debtors' phones
 behind a work line and the agents' softphones, and registers the agents with digest;
-the agents log in through the API; a progressive campaign over generated cases keeps
-all ``--calls`` agents talking (``--talk`` seconds a call, one second of wrap-up).
-The peers stand for phones on other machines: under root they run at nice -5
+``--softphones`` of the agents (4 by default) are baresip instead, one process each,
+registering themselves. The agents log in through the API; a progressive campaign
+over generated cases keeps all ``--calls`` agents talking (``--talk`` seconds a call,
+one second of wrap-up). The peers stand for phones on other machines: under root they run at nice -5
 (``--peers-nice``), so that on a small machine a starved sipp does not send its RTP
 late and have the service's recordings blamed for the gaps.
 Peers and floor: :mod:`bench.soak_floor`, :mod:`bench.soak_peers`.
@@ -23,7 +24,8 @@ failed, RTP loss and media-tick p99 since the last row, this process's CPU. Each
 finished recording is checked for silent frames, then deleted (``--keep-recordings``
 to keep them: about 1 MB per 30 s call). At the end the table and the verdict
 (:mod:`bench.soak_verdict`): each resource flat over the steady part, under 0.1% of
-calls failed, and nothing held once the calls are drained.
+calls failed, 99% of the recordings with their audio, the agents on baresip each took
+calls, and nothing held once the calls are drained.
 
 ``--overload N``: for ``--overload-seconds`` after the steady run, a sipp caller
 offers new calls to the service's SIP port at N times the soak's call rate. The
@@ -109,6 +111,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="the sipp peers' nice value: they stand for phones on other "
                         "machines, so they go ahead of the service for the CPU (root; "
                         "0: they share it)")
+    parser.add_argument("--softphones", type=int, default=4,
+                        help="agents on baresip instead of sipp (one process each)")
     parser.add_argument("--gc-census", type=float, default=0.0, metavar="SECONDS",
                         help="at the end of the steady run, count what the cyclic "
                         "collector frees in SECONDS, by type and code (bench/gc_census.py)")
@@ -187,19 +191,58 @@ async def _run(
     clock: soak_floor.Clock,
 ) -> int:
     sip = path.ua.endpoint.address
+    on_sipp, on_baresip = floor.agents[args.softphones:], floor.agents[: args.softphones]
 
     async def register() -> list[soak_peers.Sipp]:
         return await soak_peers.register(
-            workdir / "peers" / "register", (sip[0], sip[1]), floor.agents, agents.port
+            workdir / "peers" / "register", (sip[0], sip[1]), on_sipp, agents.port
         )
 
     registered = await register()
-    bound = sum(path.registrar.lookup(a.extension) is not None for a in floor.agents)
-    print(f"registered {bound}/{len(floor.agents)} agents", flush=True)
-    if bound < len(floor.agents):
-        failed = [r for r in registered if r.proc.returncode != 0]
-        print(failed[0].errors(20) if failed else "")
-        return 2
+    async with soak_peers.softphones(
+        workdir / "peers" / "softphones", (sip[0], sip[1]), on_baresip,
+        call_s=args.talk * 4 + 60, nice=args.peers_nice,
+    ) as phones:  # fmt: skip
+        bound = await _registered(path, floor.agents)
+        print(f"registered {bound}/{len(floor.agents)} agents ({len(on_baresip)} on baresip)",
+              flush=True)  # fmt: skip
+        if bound < len(floor.agents):
+            failed = [r for r in registered if r.proc.returncode != 0]
+            print(failed[0].errors(20) if failed else "")
+            for phone in phones:
+                if path.registrar.lookup(phone.agent.extension) is None:
+                    print(f"baresip {phone.agent.extension}:\n{phone.said()}")
+            return 2
+        return await _floor_run(args, workdir, path, pool, redis, base, floor, register,
+                                phones, rate, clock)  # fmt: skip
+
+
+async def _registered(path: CallPath, agents: Sequence[soak_floor.SoakAgent],
+                      within_s: float = 30.0) -> int:  # fmt: skip
+    """How many of ``agents`` the registrar has bound, once all are or after ``within_s``
+    (the softphones register on their own)."""
+    ends = time.monotonic() + within_s
+    while True:
+        bound = sum(path.registrar.lookup(a.extension) is not None for a in agents)
+        if bound == len(agents) or time.monotonic() >= ends:
+            return bound
+        await asyncio.sleep(0.2)  # no event to await: the registrar keeps no listeners
+
+
+async def _floor_run(
+    args: argparse.Namespace,
+    workdir: Path,
+    path: CallPath,
+    pool: asyncpg.Pool,
+    redis: Redis,
+    base: str,
+    floor: soak_floor.Floor,
+    register: Callable[[], Awaitable[list[soak_peers.Sipp]]],
+    phones: list[soak_peers.Softphone],
+    rate: float,
+    clock: soak_floor.Clock,
+) -> int:
+    sip = path.ua.endpoint.address
     for agent in floor.agents:
         await path.live.set_registered(agent.extension, True, clock())
     await soak_floor.log_in(base, pool, floor.agents, clock())
@@ -230,11 +273,28 @@ async def _run(
         await listener.sweep()
         idle = await sampler.take()
         _print_leftovers(path)
+        took = await soak_floor.calls_taken(pool, floor.agents)
     finally:
         for task in (running, refreshing):
             task.cancel()
         await asyncio.gather(running, refreshing, return_exceptions=True)
-    return report(args, sampler, listener, idle, overload, census)
+    return report(args, sampler, listener, idle, overload, census, softphones(phones, took))
+
+
+def softphones(phones: Sequence[soak_peers.Softphone],
+               took: dict[str, int]) -> tuple[bool, list[str]]:  # fmt: skip
+    """The baresip agents worked as the others did: each took calls and is still up."""
+    if not phones:
+        return True, []
+    theirs = [took.get(phone.agent.extension, 0) for phone in phones]
+    others = [n for extension, n in took.items()
+              if extension not in {phone.agent.extension for phone in phones}]  # fmt: skip
+    up = sum(phone.proc.returncode is None for phone in phones)
+    ok = min(theirs) > 0 and up == len(phones)
+    mean = sum(others) / len(others) if others else 0.0
+    return ok, [f"softphones    {'ok' if ok else 'IDLE':<5} {len(phones)} agents on baresip "
+                f"took {sum(theirs)} calls ({min(theirs)}-{max(theirs)} each; an agent on sipp "
+                f"{mean:.1f} on average); {up} of {len(phones)} still up"]
 
 
 async def _keep_registered(
@@ -335,6 +395,7 @@ def report(
     idle: Sample,
     overload: Overload | None,
     census: tuple[float, float] | None = None,
+    phones: tuple[bool, list[str]] = (True, []),
 ) -> int:
     rows = sampler.rows
     ramp = max(60.0, 0.2 * args.minutes * 60)
@@ -355,7 +416,11 @@ def report(
         lines.append(f"gc census    {len(listener.heard) - len(heard)} recordings up during "
                      f"it ({census[0]:.0f}-{census[1]:.0f} s) left out of the audio checks")
     in_steady = [h for h in heard if until is None or h.finished_at < until]
-    lines += audio_lines("steady recordings", in_steady)
+    steady_ok, more = audio_lines("steady recordings", in_steady)
+    ok &= steady_ok
+    lines += more
+    ok &= phones[0]
+    lines += phones[1]
     if overload is not None:
         overload_ok, more = judge_overload(
             overload, rows, heard, talk_s=args.talk, sample_s=args.sample

@@ -277,6 +277,18 @@ async def _agents(
     return made
 
 
+async def calls_taken(pool: asyncpg.Pool, agents: tuple[SoakAgent, ...]) -> dict[str, int]:
+    """Per agent's extension, the calls bridged to them."""
+    rows = await pool.fetch(
+        "SELECT ag.extension, count(at.id) AS calls FROM agents ag"
+        " JOIN users u ON u.id = ag.user_id"
+        " LEFT JOIN attempts at ON at.agent_id = ag.user_id"
+        " WHERE u.username = ANY($1) GROUP BY ag.extension",
+        [agent.username for agent in agents],
+    )
+    return {row["extension"]: row["calls"] for row in rows}
+
+
 async def start_campaign(url: str, campaign_id: int, now: datetime, command: Command) -> None:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
     try:

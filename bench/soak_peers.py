@@ -1,9 +1,9 @@
-"""The soak's sipp processes: debtors' phones, agents' softphones, the agents'
-registrations, and the overload's caller.
+"""The soak's peers: sipp for the debtors' phones, most agents' softphones, their
+registrations and the overload's caller; baresip for a few agents' softphones.
 
-Each runs in its own folder under the soak's work folder, on 127.0.0.1, with its
-statistics dumped every 10 s (``-trace_stat``), its errors logged (``-trace_err``),
-and is killed at the end. A sipp is ready once its SIP port shows in
+Each runs in its own folder under the soak's work folder, on 127.0.0.1, and is killed
+at the end. A sipp dumps its statistics every 10 s (``-trace_stat``) and logs its
+errors (``-trace_err``). A peer is ready once its SIP port shows in
 ``/proc/net/udp`` (no event to await: re-checked every 20 ms under a deadline).
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.soak_floor import AGENT, DEBTOR, LOOPBACK, REGISTER, SoakAgent
+from tests.telephony.sip.peers import BARESIP_CONFIG, free_port
 
 OVERLOAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -296,3 +297,90 @@ async def overload(
         wait=False,
         nice=nice,
     )
+
+
+# The tests' config, but with no ALSA: its null device takes frames as fast as they
+# come, and baresip's player thread spins on it (a core per call). aubridge's player
+# is paced by the clock and, with no source of the same name, drops what it plays.
+SOFTPHONE_CONFIG = (
+    BARESIP_CONFIG.replace("alsa,null", "aubridge,nil")
+    .replace("module\t\t\talsa.so", "module\t\t\taubridge.so")
+)
+
+
+@dataclass
+class Softphone:
+    """A baresip agent softphone: it registers its extension itself, with digest."""
+
+    agent: SoakAgent
+    proc: asyncio.subprocess.Process
+    folder: Path
+
+    def said(self, lines: int = 10) -> str:
+        text = (self.folder / "stdout.txt").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@contextlib.asynccontextmanager
+async def softphones(
+    folder: Path, registrar: tuple[str, int], agents: Sequence[SoakAgent], *,
+    call_s: float, nice: int = PEERS_NICE,
+) -> AsyncIterator[list[Softphone]]:
+    """One auto-answering baresip per agent, registering at ``registrar`` and playing
+    a 440 Hz tone on every call (a WAV of ``call_s`` seconds: baresip ends a call when
+    its file ends), until the context ends."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    audio = folder / "agent.wav"
+    sox = await asyncio.create_subprocess_exec(
+        "sox", "-D", "-n", "-r", "8000", "-c", "1", "-b", "16", str(audio),
+        "synth", str(int(call_s)), "sine", "440", "vol", "0.5",
+    )  # fmt: skip
+    if await sox.wait() != 0:
+        raise RuntimeError("sox could not make the softphones' tone")
+    started: list[Softphone] = []
+    try:
+        for agent in agents:
+            started.append(await _softphone(folder / agent.extension, registrar, agent,
+                                            audio, nice))  # fmt: skip
+        yield started
+    finally:
+        for phone in started:
+            if phone.proc.returncode is None:
+                phone.proc.kill()
+            await phone.proc.wait()
+
+
+async def _softphone(folder: Path, registrar: tuple[str, int], agent: SoakAgent,
+                     audio: Path, nice: int) -> Softphone:  # fmt: skip
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    host, port = registrar
+    (folder / "accounts").write_text(
+        f"<sip:{agent.extension}@{host}:{port}>;auth_pass={agent.sip_password};"
+        f'outbound="sip:{host}:{port};transport=udp";regint=600;'
+        "answermode=auto;audio_codecs=PCMU/8000/1\n"
+    )
+    for tries_left in reversed(range(3)):  # a free port may be taken before baresip binds it
+        sip, rtp = free_port(2), free_port(20)
+        (folder / "config").write_text(
+            SOFTPHONE_CONFIG.format(port=sip, rtp=rtp, rtp_end=rtp + 19, audio=audio))
+        with (folder / "stdout.txt").open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                "baresip", "-f", str(folder), cwd=folder, stdin=asyncio.subprocess.DEVNULL,
+                stdout=log, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        prioritise(proc.pid, nice)
+        phone = Softphone(agent, proc, folder)
+        try:
+            async with asyncio.timeout(10):
+                while sip not in _bound_udp_ports():  # no event to await
+                    if proc.returncode is not None:
+                        raise RuntimeError(f"baresip exited: {phone.said()}")
+                    await asyncio.sleep(0.02)
+            return phone
+        except (RuntimeError, TimeoutError):
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+            if not tries_left:
+                raise
+    raise AssertionError("not reached")

@@ -143,15 +143,18 @@ def overlaps(heard: Heard, window: tuple[float, float]) -> bool:
     return heard.finished_at - heard.seconds <= window[1] and heard.finished_at >= window[0]
 
 
-def audio_lines(name: str, heard: Sequence[Heard]) -> list[str]:
+def audio_lines(name: str, heard: Sequence[Heard]) -> tuple[bool, list[str]]:
+    """Every call is recorded with its audio: at least 99% of ``heard`` kept it."""
     if not heard:
-        return [f"{name}: no recordings finished"]
+        return False, [f"{name}: no recordings finished"]
     kept = sum(h.kept for h in heard)
+    ok = kept >= 0.99 * len(heard)
     worst = max(max(h.agent_silent, h.debtor_silent) for h in heard)
     median = float(np.median([max(h.agent_silent, h.debtor_silent) for h in heard]))
-    return [
-        f"{name}: {kept}/{len(heard)} recordings kept their audio (silent frames: median "
-        f"{median:.2%}, worst {worst:.2%}; limit {SILENT_FRAMES_OK:.0%})"
+    return ok, [
+        f"{name}: {'ok' if ok else 'SILENT'} {kept}/{len(heard)} recordings kept their audio"
+        f" (silent frames: median {median:.2%}, worst {worst:.2%}; limit {SILENT_FRAMES_OK:.0%}"
+        " in a recording, 99% of the recordings)"
     ]
 
 

@@ -1,14 +1,18 @@
-"""The soak's flatness check (`bench.soak_verdict`): growth is judged at an equal
-number of calls in progress, so a load that swings does not pass for a leak, and a
-leak under a swinging load still shows. Pure: made-up samples."""
+"""The soak's verdict (`bench.soak_verdict`, `bench.soak`): growth is judged at an
+equal number of calls in progress, so a load that swings does not pass for a leak, and
+a leak under a swinging load still shows; the recordings must keep their audio; the
+agents on baresip must have worked. Pure: made-up samples."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
+from typing import Any, cast
 
 import numpy as np
 
-from bench.soak_verdict import FLAT, Heard, Sample, overlaps, trends
+from bench.soak import softphones
+from bench.soak_verdict import FLAT, Heard, Sample, audio_lines, overlaps, trends
 
 SPAN_S = 1800.0
 STEP_S = 10.0
@@ -80,3 +84,29 @@ def test_a_recording_overlaps_a_window_it_was_under_way_in() -> None:
     assert overlaps(heard(90, 130), census) and overlaps(heard(110, 115), census)
     assert overlaps(heard(90, 100), census) and overlaps(heard(120, 150), census)
     assert not overlaps(heard(60, 99.9), census) and not overlaps(heard(120.1, 150), census)
+
+
+def test_the_recordings_fail_the_verdict_when_over_one_in_a_hundred_lost_their_audio() -> None:
+    def heard(silent: float) -> Heard:
+        return Heard(finished_at=60.0, seconds=30.0, agent_silent=0.0, debtor_silent=silent)
+
+    ok, (line,) = audio_lines("steady", [heard(0.001)] * 99 + [heard(0.5)])
+    assert ok and line.startswith("steady: ok 99/100 recordings kept their audio")
+    ok, (line,) = audio_lines("steady", [heard(0.001)] * 98 + [heard(0.021)] * 2)
+    assert not ok and line.startswith("steady: SILENT 98/100")
+    assert audio_lines("steady", [])[0] is False  # no recording: nothing was proved
+
+
+def phone(extension: str, *, up: bool = True) -> Any:
+    return SimpleNamespace(agent=SimpleNamespace(extension=extension),
+                           proc=SimpleNamespace(returncode=None if up else -9))
+
+
+def test_the_softphones_must_each_have_taken_calls_and_still_be_up() -> None:
+    phones = [phone("7001"), phone("7002")]
+    took = {"7001": 40, "7002": 38, "7003": 41, "7004": 39}
+    ok, (line,) = softphones(cast(Any, phones), took)
+    assert ok and "2 agents on baresip took 78 calls (38-40 each; an agent on sipp 40.0" in line
+    assert not softphones(cast(Any, phones), {**took, "7002": 0})[0]
+    assert not softphones(cast(Any, [phone("7001"), phone("7002", up=False)]), took)[0]
+    assert softphones([], took) == (True, [])
