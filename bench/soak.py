@@ -12,9 +12,9 @@ behind a work line and the agents' softphones, and registers the agents with dig
 ``--softphones`` of the agents (4 by default) are baresip instead, one process each,
 registering themselves. The agents log in through the API; a progressive campaign
 over generated cases keeps all ``--calls`` agents talking (``--talk`` seconds a call,
-one second of wrap-up). The peers stand for phones on other machines: under root they run at nice -5
-(``--peers-nice``), so that on a small machine a starved sipp does not send its RTP
-late and have the service's recordings blamed for the gaps.
+one second of wrap-up). The peers stand for phones on other machines: under root they
+run at nice -5 (``--peers-nice``), so that on a small machine a starved sipp does not
+send its RTP late and have the service's recordings blamed for the gaps.
 Peers and floor: :mod:`bench.soak_floor`, :mod:`bench.soak_peers`.
 
 Every ``--sample`` seconds one row: calls in progress, RTP ports in use, RSS, open
@@ -169,9 +169,14 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             async with (
                 CallPath.open(settings, pool, redis, clock) as path,
                 api_site(settings, clock) as base,
-            ):
+                soak_peers.softphones(
+                    workdir / "peers" / "softphones", path.ua.endpoint.address,
+                    floor.agents[: args.softphones], call_s=args.talk * 4 + 60,
+                    nice=args.peers_nice,
+                ) as phones,
+            ):  # fmt: skip
                 return await _run(
-                    args, workdir, path, pool, redis, base, floor, agents, rate, clock
+                    args, workdir, path, pool, redis, base, floor, agents, phones, rate, clock
                 )
         finally:
             await redis.aclose()
@@ -187,62 +192,29 @@ async def _run(
     base: str,
     floor: soak_floor.Floor,
     agents: soak_peers.Sipp,
-    rate: float,
-    clock: soak_floor.Clock,
-) -> int:
-    sip = path.ua.endpoint.address
-    on_sipp, on_baresip = floor.agents[args.softphones:], floor.agents[: args.softphones]
-
-    async def register() -> list[soak_peers.Sipp]:
-        return await soak_peers.register(
-            workdir / "peers" / "register", (sip[0], sip[1]), on_sipp, agents.port
-        )
-
-    registered = await register()
-    async with soak_peers.softphones(
-        workdir / "peers" / "softphones", (sip[0], sip[1]), on_baresip,
-        call_s=args.talk * 4 + 60, nice=args.peers_nice,
-    ) as phones:  # fmt: skip
-        bound = await _registered(path, floor.agents)
-        print(f"registered {bound}/{len(floor.agents)} agents ({len(on_baresip)} on baresip)",
-              flush=True)  # fmt: skip
-        if bound < len(floor.agents):
-            failed = [r for r in registered if r.proc.returncode != 0]
-            print(failed[0].errors(20) if failed else "")
-            for phone in phones:
-                if path.registrar.lookup(phone.agent.extension) is None:
-                    print(f"baresip {phone.agent.extension}:\n{phone.said()}")
-            return 2
-        return await _floor_run(args, workdir, path, pool, redis, base, floor, register,
-                                phones, rate, clock)  # fmt: skip
-
-
-async def _registered(path: CallPath, agents: Sequence[soak_floor.SoakAgent],
-                      within_s: float = 30.0) -> int:  # fmt: skip
-    """How many of ``agents`` the registrar has bound, once all are or after ``within_s``
-    (the softphones register on their own)."""
-    ends = time.monotonic() + within_s
-    while True:
-        bound = sum(path.registrar.lookup(a.extension) is not None for a in agents)
-        if bound == len(agents) or time.monotonic() >= ends:
-            return bound
-        await asyncio.sleep(0.2)  # no event to await: the registrar keeps no listeners
-
-
-async def _floor_run(
-    args: argparse.Namespace,
-    workdir: Path,
-    path: CallPath,
-    pool: asyncpg.Pool,
-    redis: Redis,
-    base: str,
-    floor: soak_floor.Floor,
-    register: Callable[[], Awaitable[list[soak_peers.Sipp]]],
     phones: list[soak_peers.Softphone],
     rate: float,
     clock: soak_floor.Clock,
 ) -> int:
     sip = path.ua.endpoint.address
+
+    async def register() -> list[soak_peers.Sipp]:
+        return await soak_peers.register(
+            workdir / "peers" / "register", (sip[0], sip[1]),
+            floor.agents[len(phones):], agents.port,
+        )  # fmt: skip
+
+    registered = await register()
+    bound = await _registered(path, floor.agents)
+    print(f"registered {bound}/{len(floor.agents)} agents ({len(phones)} on baresip)",
+          flush=True)  # fmt: skip
+    if bound < len(floor.agents):
+        failed = [r for r in registered if r.proc.returncode != 0]
+        print(failed[0].errors(20) if failed else "")
+        for phone in phones:
+            if path.registrar.lookup(phone.agent.extension) is None:
+                print(f"baresip {phone.agent.extension}:\n{phone.said()}")
+        return 2
     for agent in floor.agents:
         await path.live.set_registered(agent.extension, True, clock())
     await soak_floor.log_in(base, pool, floor.agents, clock())
@@ -295,6 +267,18 @@ def softphones(phones: Sequence[soak_peers.Softphone],
     return ok, [f"softphones    {'ok' if ok else 'IDLE':<5} {len(phones)} agents on baresip "
                 f"took {sum(theirs)} calls ({min(theirs)}-{max(theirs)} each; an agent on sipp "
                 f"{mean:.1f} on average); {up} of {len(phones)} still up"]
+
+
+async def _registered(path: CallPath, agents: Sequence[soak_floor.SoakAgent],
+                      within_s: float = 30.0) -> int:  # fmt: skip
+    """How many of ``agents`` the registrar has bound, once all are or after ``within_s``
+    (the softphones register on their own)."""
+    ends = time.monotonic() + within_s
+    while True:
+        bound = sum(path.registrar.lookup(a.extension) is not None for a in agents)
+        if bound == len(agents) or time.monotonic() >= ends:
+            return bound
+        await asyncio.sleep(0.2)  # no event to await: the registrar keeps no listeners
 
 
 async def _keep_registered(

@@ -14,7 +14,7 @@ import contextlib
 import csv
 import os
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,12 +203,19 @@ async def start(
     prioritise(proc.pid, nice)
     sipp = Sipp(proc, folder, port)
     if wait:
-        async with asyncio.timeout(10):
-            while port not in _bound_udp_ports():  # no event to await
-                if proc.returncode is not None:
-                    raise RuntimeError(f"sipp in {folder} exited: {sipp.errors()}")
-                await asyncio.sleep(0.02)
+        await _until_bound(port, proc, f"sipp in {folder}", sipp.errors)
     return sipp
+
+
+async def _until_bound(port: int, proc: asyncio.subprocess.Process, name: str,
+                       said: Callable[[], str]) -> None:  # fmt: skip
+    """Wait (10 s at most) until ``proc`` has bound UDP ``port``; if it exits first,
+    fail with the end of what it ``said()``."""
+    async with asyncio.timeout(10):
+        while port not in _bound_udp_ports():  # no event to await
+            if proc.returncode is not None:
+                raise RuntimeError(f"{name} exited: {said()}")
+            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -371,11 +378,7 @@ async def _softphone(folder: Path, registrar: tuple[str, int], agent: SoakAgent,
         prioritise(proc.pid, nice)
         phone = Softphone(agent, proc, folder)
         try:
-            async with asyncio.timeout(10):
-                while sip not in _bound_udp_ports():  # no event to await
-                    if proc.returncode is not None:
-                        raise RuntimeError(f"baresip exited: {phone.said()}")
-                    await asyncio.sleep(0.02)
+            await _until_bound(sip, proc, f"baresip {agent.extension}", phone.said)
             return phone
         except (RuntimeError, TimeoutError):
             if proc.returncode is None:

@@ -211,6 +211,24 @@ def connecting(routing: Dispatcher) -> asyncio.Future[Connected | None]:
 async def _reserved() -> Reservation:
     return RESERVED
 
+async def withdrawal_logged(
+    offer: asyncio.Future[Connected | None], caplog: pytest.LogCaptureFixture
+) -> tuple[logging.LogRecord, list[str]]:
+    """Withdraw ``offer``; its log line and steps (`logged`)."""
+    with caplog.at_level(logging.INFO, logger="routing.dispatch"):
+        offer.cancel()
+        async with asyncio.timeout(5):  # a hang guard
+            await asyncio.gather(offer, return_exceptions=True)
+    return logged(caplog)
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> tuple[logging.LogRecord, list[str]]:
+    """The withdrawn offer's log line and the steps it names, without their times."""
+    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    steps = record.getMessage().split("): ", 1)[1].split(", ")
+    return record, [re.sub(r" \d+ ms$", "", step) for step in steps]
+
+
 
 async def test_an_offer_withdrawn_while_ringing_says_so_in_the_log(
     caplog: pytest.LogCaptureFixture,
@@ -219,15 +237,10 @@ async def test_an_offer_withdrawn_while_ringing_says_so_in_the_log(
     routing = dispatcher(leg, service)
     offer = connecting(routing)
     await leg.ringing.wait()
-    with caplog.at_level(logging.INFO, logger="routing.dispatch"):
-        offer.cancel()
-        async with asyncio.timeout(5):
-            await asyncio.gather(offer, return_exceptions=True)
-    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    record, steps = await withdrawal_logged(offer, caplog)
     assert record.levelno == logging.WARNING
-    steps = record.getMessage().split("): ", 1)[1].split(", ")
     assert record.getMessage().startswith("call call-1: offer withdrawn after ")
-    assert [re.sub(r" \d+ ms$", "", step) for step in steps] == [
+    assert steps == [
         "reserving an agent (routing's live state)", "agent 42: writing the offer to their state",
         "agent 42: calling their softphone", "agent 42: their softphone ringing"]
     await finish(routing, leg)
@@ -249,10 +262,9 @@ async def test_an_offer_that_found_no_free_agent_is_logged_as_information(
         async with asyncio.timeout(5):  # a hang guard: the deadline is 0.25 s
             got = await routing.connect(cast(ControlledCall, call), 7, None, 0.25)
     assert got is None
-    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    record, steps = logged(caplog)
     assert record.levelno == logging.INFO
-    steps = record.getMessage().split("): ", 1)[1].split(", ")
-    assert [re.sub(r" \d+ ms$", "", step) for step in steps] == [
+    assert steps == [
         "reserving an agent (routing's live state)", "waiting for a free agent"]
     assert service.seen == []
 
@@ -266,14 +278,9 @@ async def test_an_offer_withdrawn_after_the_answer_says_so_in_the_log(
     routing = dispatcher(leg, service)
     offer = connecting(routing)
     await service.answering.wait()  # answered; `Answered` being written
-    with caplog.at_level(logging.INFO, logger="routing.dispatch"):
-        offer.cancel()
-        async with asyncio.timeout(5):
-            await asyncio.gather(offer, return_exceptions=True)
-    (record,) = [r for r in caplog.records if "offer withdrawn" in r.getMessage()]
+    record, steps = await withdrawal_logged(offer, caplog)
     assert record.levelno == logging.WARNING
-    steps = record.getMessage().split("): ", 1)[1].split(", ")
-    assert re.sub(r" \d+ ms$", "", steps[-1]) == "agent 42: answered; writing it to their state"
+    assert steps[-1] == "agent 42: answered; writing it to their state"
     await finish(routing, leg)
     assert leg.hung_up == 1 and service.seen == ["Offer", "Answered", "Release"]
 
